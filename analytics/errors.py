@@ -1,0 +1,22 @@
+"""Errors a user can cause in ``analytics``: small named subclasses of builtin exceptions.
+
+Each is raised with a message that names the input and says how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class RoadNetworkError(ValueError):
+    """A road network file cannot be read, or it gives no usable graph."""
+
+
+class MissingPackageError(RoadNetworkError, ImportError):
+    """An optional package needed to read a file is not installed."""
+
+
+class InvalidCoordinatesError(ValueError):
+    """Coordinates are not finite, out of range, or of mismatched lengths."""
+
+
+class ExportError(ValueError):
+    """Data cannot be written in the requested file format."""

@@ -1,0 +1,1 @@
+"""Storage: schema (SQLAlchemy 2 + GeoAlchemy2), engine/session, and every SQL query."""

@@ -1,0 +1,1 @@
+"""Ingestion: sources, EXIF/GPS, tracks, validation, batch runs, and the ``wastemap`` CLI."""

@@ -1,0 +1,32 @@
+"""The ``wastemap`` command line (Typer).
+
+Each group of commands lives in its own module beside this one and registers itself here:
+``cli_db`` (db upgrade/downgrade/current), ``cli_ingest`` (ingest, export, survey), and
+``cli_detector`` (train, eval, detect). Commands that read or write the database check first that
+it is at the latest migration and say how to fix it when it is not.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="wastemap",
+    help="WasteMap: map street litter from geotagged imagery and plan its collection.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from pipeline import cli_db, cli_detector, cli_ingest
+
+    for module in (cli_db, cli_ingest, cli_detector):
+        module.register(app)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

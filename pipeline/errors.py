@@ -1,0 +1,23 @@
+"""Errors a user can cause, each with a message naming the input and the fix."""
+
+from __future__ import annotations
+
+
+class WasteMapError(Exception):
+    """Base of the errors the CLI reports as one clear line (exit code 2)."""
+
+
+class DatabaseNotAtHeadError(WasteMapError, RuntimeError):
+    """The database schema is missing or older (or newer) than this version of WasteMap."""
+
+
+class DatabaseUnavailableError(WasteMapError, ConnectionError):
+    """The database server cannot be reached."""
+
+
+class TrackError(WasteMapError, ValueError):
+    """A GPX/CSV track file cannot be read."""
+
+
+class SourceNotFoundError(WasteMapError, FileNotFoundError):
+    """The folder or file to ingest does not exist."""

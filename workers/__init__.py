@@ -1,0 +1,1 @@
+"""Celery app, tasks and beat schedules: thin wrappers over :mod:`pipeline`."""
