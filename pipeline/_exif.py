@@ -88,6 +88,8 @@ def read_metadata(data: bytes, *, camera_timezone: dt.tzinfo = dt.UTC) -> ImageM
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
+        if _looks_like_image(data):
+            raise CorruptImageError("the file starts like an image but cannot be read") from exc
         raise NotAnImageError("not a JPEG, PNG or HEIC/HEIF image") from exc
     except Image.DecompressionBombError:
         raise
@@ -122,6 +124,15 @@ def read_metadata(data: bytes, *, camera_timezone: dt.tzinfo = dt.UTC) -> ImageM
         latitude=latitude,
         longitude=longitude,
         heading_deg=heading,
+    )
+
+
+def _looks_like_image(data: bytes) -> bool:
+    """Whether the file starts with a JPEG, PNG or HEIF signature."""
+    return (
+        data.startswith(b"\xff\xd8\xff")
+        or data.startswith(b"\x89PNG\r\n\x1a\n")
+        or (data[4:8] == b"ftyp" and data[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"heif"})
     )
 
 

@@ -78,10 +78,11 @@ class Track:
                 f"capture time {when.isoformat()} is outside the track {self.source} "
                 f"({self.start.isoformat()} to {self.end.isoformat()})"
             )
-        i = int(np.searchsorted(self.times_s, t, side="right"))
+        i = int(np.searchsorted(self.times_s, t, side="left"))
+        exact = i < len(self.times_s) and self.times_s[i] == t
         i = min(max(i, 1), len(self.times_s) - 1)
         t0, t1 = self.times_s[i - 1], self.times_s[i]
-        if t1 - t0 > max_gap_s:
+        if not exact and t1 - t0 > max_gap_s:
             return (
                 f"the track {self.source} has a {t1 - t0:.0f} s gap around {when.isoformat()} "
                 f"(longer than the {max_gap_s:.0f} s limit, WASTEMAP_MAX_TRACK_GAP_S)"

@@ -1,0 +1,70 @@
+"""``wastemap export``: files GIS tools read back (GDAL via pyogrio)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.helpers import make_exif, write_image
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def stored(cli_env: str, tmp_path: Path) -> Path:
+    import datetime as dt
+
+    taken = dt.datetime(2026, 11, 20, 9, 30)
+    write_image(tmp_path / "in" / "a.jpg", exif=make_exif(lat=60.1699, lon=24.9384, taken=taken,
+                                                          offset="+02:00", make="Acme"))
+    write_image(tmp_path / "in" / "b.jpg", color=(1, 1, 1),
+                exif=make_exif(lat=-33.8688, lon=151.2093, taken=taken, offset="+10:00"))
+    assert runner.invoke(app, ["ingest", str(tmp_path / "in"), "--survey", "s1"]).exit_code == 0
+    return tmp_path
+
+
+def test_geojson_is_rfc7946(stored: Path) -> None:
+    out = stored / "images.geojson"
+    result = runner.invoke(app, ["export", "images", "--format", "geojson", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    features = {f["properties"]["file_name"]: f for f in doc["features"]}
+    assert features["a.jpg"]["geometry"]["coordinates"] == pytest.approx([24.9384, 60.1699])
+    props = features["a.jpg"]["properties"]
+    assert props["camera_make"] == "Acme" and len(props["sha256"]) == 64
+    assert props["captured_at"] == "2026-11-20T07:30:00+00:00"
+    assert "crs" not in doc  # RFC 7946: WGS84 only, no crs member
+    frame = pyogrio.read_dataframe(out)
+    assert len(frame) == 2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "gpkg"])
+def test_csv_and_geopackage(stored: Path, fmt: str) -> None:
+    out = stored / f"images.{fmt}"
+    assert runner.invoke(app, ["export", "images", "--out", str(out)]).exit_code == 0
+    if fmt == "csv":
+        frame = pd.read_csv(out)
+    else:
+        frame = pyogrio.read_dataframe(out, layer="images")
+        assert frame.crs.to_epsg() == 4326
+        assert frame.geometry.x.tolist() == pytest.approx(frame["longitude"].tolist())
+    assert sorted(frame["file_name"]) == ["a.jpg", "b.jpg"]
+    assert set(frame["latitude"].round(4)) == {60.1699, -33.8688}
+
+
+def test_detections_export_empty_until_detector(stored: Path) -> None:
+    out = stored / "detections.csv"
+    result = runner.invoke(app, ["export", "detections", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 0 detections" in result.output
+
+
+def test_unknown_extension_is_explained(stored: Path) -> None:
+    result = runner.invoke(app, ["export", "images", "--out", str(stored / "x.shp")])
+    assert result.exit_code == 2 and "--format" in result.output
