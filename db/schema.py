@@ -189,3 +189,38 @@ class Quarantine(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     seen_count: Mapped[int] = mapped_column(default=1)
     resolved_at: Mapped[dt.datetime | None]
+
+
+class Batch(Base):
+    """A set of files submitted together (a folder, an inbox scan, a video), processed in chunks
+    by workers or in-process. Progress is counted from its items."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # uuid4 hex
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.String(20), default="folder")  # folder | inbox | video
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    model_version: Mapped[str | None] = mapped_column(sa.String(200))
+    total: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+
+class BatchItem(Base):
+    """One file of a batch and what became of it: pending, stored, duplicate, quarantined or
+    failed (after the retries)."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "path"), sa.Index(None, "batch_id", "state"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(sa.Text)
+    chunk: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("images.id", ondelete="SET NULL"))
+    attempts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

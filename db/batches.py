@@ -1,0 +1,169 @@
+"""Queries on batches and their items."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from db.schema import Batch, BatchItem, Survey, utcnow
+
+#: Item states; ``pending`` is the only one that is not final.
+ITEM_STATES = ("pending", "stored", "duplicate", "quarantined", "failed")
+
+
+def create(
+    *,
+    db_session: Session,
+    survey_id: int,
+    source: str,
+    paths: Sequence[str],
+    chunk_size: int,
+    kind: str = "folder",
+    model_version: str | None = None,
+) -> Batch:
+    """A new batch with one pending item per path, numbered into chunks of ``chunk_size``."""
+    batch = Batch(
+        id=uuid.uuid4().hex,
+        survey_id=survey_id,
+        source=source,
+        kind=kind,
+        status="queued",
+        model_version=model_version,
+        total=len(paths),
+    )
+    db_session.add(batch)
+    db_session.flush()
+    if paths:
+        db_session.execute(
+            sa.insert(BatchItem),
+            [
+                {
+                    "batch_id": batch.id,
+                    "path": p,
+                    "chunk": i // chunk_size,
+                    "state": "pending",
+                    "attempts": 0,
+                    "updated_at": utcnow(),
+                }
+                for i, p in enumerate(paths)
+            ],
+        )
+    return batch
+
+
+def get(*, db_session: Session, batch_id: str) -> Batch | None:
+    return db_session.get(Batch, batch_id)
+
+
+def chunk_numbers(*, db_session: Session, batch_id: str, pending_only: bool = False) -> list[int]:
+    stmt = sa.select(BatchItem.chunk).where(BatchItem.batch_id == batch_id).distinct()
+    if pending_only:
+        stmt = stmt.where(BatchItem.state == "pending")
+    return sorted(db_session.scalars(stmt))
+
+
+def chunk_items(*, db_session: Session, batch_id: str, chunk: int) -> list[BatchItem]:
+    stmt = (
+        sa.select(BatchItem)
+        .where(BatchItem.batch_id == batch_id, BatchItem.chunk == chunk)
+        .order_by(BatchItem.id)
+    )
+    return list(db_session.scalars(stmt))
+
+
+def set_item_states(*, db_session: Session, updates: Sequence[dict[str, Any]]) -> None:
+    """Each update: ``id``, ``state`` and optionally ``reason``, ``image_id``."""
+    now = utcnow()
+    for update in updates:
+        values = {k: v for k, v in update.items() if k != "id"}
+        db_session.execute(
+            sa.update(BatchItem)
+            .where(BatchItem.id == update["id"])
+            .values(updated_at=now, **values)
+        )
+
+
+def bump_attempts(*, db_session: Session, batch_id: str, chunk: int) -> int:
+    """Count one more attempt at a chunk's pending items; returns the highest attempt count."""
+    db_session.execute(
+        sa.update(BatchItem)
+        .where(
+            BatchItem.batch_id == batch_id, BatchItem.chunk == chunk, BatchItem.state == "pending"
+        )
+        .values(attempts=BatchItem.attempts + 1, updated_at=utcnow())
+    )
+    return int(
+        db_session.scalar(
+            sa.select(sa.func.max(BatchItem.attempts)).where(
+                BatchItem.batch_id == batch_id, BatchItem.chunk == chunk
+            )
+        )
+        or 0
+    )
+
+
+def progress(*, db_session: Session, batch_id: str) -> dict[str, int]:
+    """Item counts by state (every state present, zeros included) and ``total``."""
+    counts = dict.fromkeys(ITEM_STATES, 0)
+    stmt = (
+        sa.select(BatchItem.state, sa.func.count())
+        .where(BatchItem.batch_id == batch_id)
+        .group_by(BatchItem.state)
+    )
+    for state, n in db_session.execute(stmt):
+        counts[state] = int(n)
+    counts["total"] = sum(counts[s] for s in ITEM_STATES)
+    return counts
+
+
+def finish_if_complete(*, db_session: Session, batch_id: str) -> bool:
+    """Mark the batch done when no item is pending; True if it is (now or before) finished."""
+    counts = progress(db_session=db_session, batch_id=batch_id)
+    batch = get(db_session=db_session, batch_id=batch_id)
+    if batch is None:
+        return True
+    if counts["pending"] == 0:
+        if batch.status not in ("done", "failed"):
+            batch.status = "done"
+            batch.finished_at = utcnow()
+        return True
+    if batch.status == "queued":
+        batch.status = "running"
+    return False
+
+
+def list_recent(*, db_session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """Recent batches with their survey name and item counts by state."""
+    counts = (
+        sa.select(
+            BatchItem.batch_id,
+            *[
+                sa.func.sum(sa.case((BatchItem.state == s, 1), else_=0)).label(s)
+                for s in ITEM_STATES
+            ],
+        )
+        .group_by(BatchItem.batch_id)
+        .subquery()
+    )
+    stmt = (
+        sa.select(
+            Batch.id,
+            Survey.name.label("survey"),
+            Batch.source,
+            Batch.kind,
+            Batch.status,
+            Batch.total,
+            Batch.created_at,
+            Batch.finished_at,
+            *[sa.func.coalesce(counts.c[s], 0).label(s) for s in ITEM_STATES],
+        )
+        .join(Survey, Survey.id == Batch.survey_id)
+        .outerjoin(counts, counts.c.batch_id == Batch.id)
+        .order_by(Batch.created_at.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in db_session.execute(stmt)]
