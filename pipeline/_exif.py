@@ -13,6 +13,7 @@ import io
 import math
 import struct
 import zlib
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any
 
@@ -373,3 +374,60 @@ def _int_or(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+# --- writing (simulated surveys, video frames, tests, benchmarks) ------------------------------
+
+
+def _dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
+    value = abs(value)
+    degrees = int(value)
+    minutes_float = (value - degrees) * 60
+    minutes = int(minutes_float)
+    seconds = Fraction((minutes_float - minutes) * 60).limit_denominator(1_000_000)
+    return Fraction(degrees), Fraction(minutes), seconds
+
+
+def build_exif(
+    *,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    captured_at: dt.datetime | None = None,
+    heading_deg: float | None = None,
+    make: str | None = None,
+    model: str | None = None,
+    description: str | None = None,
+    orientation: int | None = None,
+) -> Image.Exif:
+    """EXIF tags as cameras write them: GPS as (degrees, minutes, seconds) rationals with N/S/E/W
+    refs (seconds to 1e-6, i.e. positions to about 3 cm), DateTimeOriginal with its
+    OffsetTimeOriginal when ``captured_at`` is timezone-aware, GPSImgDirection (true north)."""
+    exif = Image.Exif()
+    if make:
+        exif[_TAG_MAKE] = make
+    if model:
+        exif[_TAG_MODEL] = model
+    if description:
+        exif[0x010E] = description  # ImageDescription
+    if orientation:
+        exif[_TAG_ORIENTATION] = orientation
+    if captured_at is not None:
+        exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
+        exif_ifd[_TAG_DATETIME_ORIGINAL] = captured_at.strftime("%Y:%m:%d %H:%M:%S")
+        offset = captured_at.utcoffset()
+        if offset is not None:
+            minutes = int(offset.total_seconds() // 60)
+            sign = "+" if minutes >= 0 else "-"
+            exif_ifd[_TAG_OFFSET_ORIGINAL] = (
+                f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+            )
+    if latitude is not None and longitude is not None:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        gps[_GPS_LAT_REF] = "N" if latitude >= 0 else "S"
+        gps[_GPS_LAT] = _dms(latitude)
+        gps[_GPS_LON_REF] = "E" if longitude >= 0 else "W"
+        gps[_GPS_LON] = _dms(longitude)
+        if heading_deg is not None:
+            gps[16] = "T"  # GPSImgDirectionRef: true north
+            gps[_GPS_IMG_DIRECTION] = Fraction(heading_deg % 360.0).limit_denominator(100)
+    return exif
