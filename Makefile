@@ -21,7 +21,7 @@ services:
 	bash scripts/ensure-services.sh
 
 demo: $(STAMP)
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/wastemap demo
 
 test: $(STAMP) services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
