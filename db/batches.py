@@ -24,6 +24,8 @@ def create(
     chunk_size: int,
     kind: str = "folder",
     model_version: str | None = None,
+    track_path: str | None = None,
+    detect: bool = True,
 ) -> Batch:
     """A new batch with one pending item per path, numbered into chunks of ``chunk_size``."""
     batch = Batch(
@@ -33,6 +35,8 @@ def create(
         kind=kind,
         status="queued",
         model_version=model_version,
+        track_path=track_path,
+        detect=detect,
         total=len(paths),
     )
     db_session.add(batch)
@@ -64,6 +68,15 @@ def chunk_numbers(*, db_session: Session, batch_id: str, pending_only: bool = Fa
     if pending_only:
         stmt = stmt.where(BatchItem.state == "pending")
     return sorted(db_session.scalars(stmt))
+
+
+def chunk_sizes(*, db_session: Session, batch_id: str) -> dict[int, int]:
+    stmt = (
+        sa.select(BatchItem.chunk, sa.func.count())
+        .where(BatchItem.batch_id == batch_id)
+        .group_by(BatchItem.chunk)
+    )
+    return {int(c): int(n) for c, n in db_session.execute(stmt)}
 
 
 def chunk_items(*, db_session: Session, batch_id: str, chunk: int) -> list[BatchItem]:
@@ -167,3 +180,43 @@ def list_recent(*, db_session: Session, limit: int = 50) -> list[dict[str, Any]]
         .limit(limit)
     )
     return [dict(row._mapping) for row in db_session.execute(stmt)]
+
+
+def stale_chunks(*, db_session: Session, older_than: Any) -> list[tuple[str, int]]:
+    """(batch id, chunk) pairs with pending items that nobody has touched since ``older_than``:
+    their task was lost (a broker restart without persistence, a killed worker)."""
+    stmt = (
+        sa.select(BatchItem.batch_id, BatchItem.chunk)
+        .where(BatchItem.state == "pending")
+        .group_by(BatchItem.batch_id, BatchItem.chunk)
+        .having(sa.func.max(BatchItem.updated_at) < older_than)
+        .order_by(BatchItem.batch_id, BatchItem.chunk)
+    )
+    return [(b, int(c)) for b, c in db_session.execute(stmt)]
+
+
+def touch_chunk(*, db_session: Session, batch_id: str, chunk: int) -> None:
+    """Mark a chunk's pending items as just (re)queued, so they are not seen as stale."""
+    db_session.execute(
+        sa.update(BatchItem)
+        .where(
+            BatchItem.batch_id == batch_id, BatchItem.chunk == chunk, BatchItem.state == "pending"
+        )
+        .values(updated_at=utcnow())
+    )
+
+
+def pending_paths(*, db_session: Session, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` are pending in some batch (an inbox scan must not take them again)."""
+    found: set[str] = set()
+    wanted = list(paths)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            db_session.scalars(
+                sa.select(BatchItem.path).where(
+                    BatchItem.path.in_(chunk), BatchItem.state == "pending"
+                )
+            )
+        )
+    return found

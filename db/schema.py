@@ -203,6 +203,8 @@ class Batch(Base):
     kind: Mapped[str] = mapped_column(sa.String(20), default="folder")  # folder | inbox | video
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
     model_version: Mapped[str | None] = mapped_column(sa.String(200))
+    track_path: Mapped[str | None] = mapped_column(sa.Text)
+    detect: Mapped[bool] = mapped_column(default=True)
     total: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
@@ -224,3 +226,19 @@ class BatchItem(Base):
     image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("images.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person who may log in to the dashboard, with one role: ``viewer`` (reads), ``reviewer``
+    (also reviews detections) or ``admin`` (also manages users). Only an Argon2 hash of the
+    password is stored."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(20), default="viewer")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]

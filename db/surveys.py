@@ -13,6 +13,10 @@ def get_by_name(*, db_session: Session, name: str) -> Survey | None:
     return db_session.scalar(sa.select(Survey).where(Survey.name == name))
 
 
+def get_name(*, db_session: Session, survey_id: int) -> str:
+    return db_session.scalar(sa.select(Survey.name).where(Survey.id == survey_id)) or ""
+
+
 def get_or_create(
     *, db_session: Session, name: str, description: str | None = None, simulated: bool = False
 ) -> Survey:

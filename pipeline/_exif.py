@@ -13,8 +13,8 @@ import io
 import math
 import struct
 import zlib
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from PIL import ExifTags, Image, UnidentifiedImageError

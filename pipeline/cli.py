@@ -1,9 +1,9 @@
 """The ``wastemap`` command line (Typer).
 
 Each group of commands lives in its own module beside this one and registers itself here:
-``cli_db`` (db upgrade/downgrade/current), ``cli_ingest`` (ingest, export, survey), and
-``cli_detector`` (train, eval, detect), ``demo`` (the demo on the embedded default). Commands that read or write the database check first that
-it is at the latest migration and say how to fix it when it is not.
+``cli_db`` (db upgrade/downgrade/current), ``cli_ingest`` (ingest, export), ``cli_batches``
+(batches, worker, beat), ``cli_detector`` (train, eval, detect) and ``demo``. Commands that read
+or write the database check first that it is at the latest migration and say how to fix it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from pipeline import cli_db, cli_detector, cli_ingest, demo
+    from pipeline import cli_batches, cli_db, cli_detector, cli_ingest, demo
 
-    for module in (cli_db, cli_ingest, cli_detector, demo):
+    for module in (cli_db, cli_ingest, cli_batches, cli_detector, demo):
         module.register(app)
 
 

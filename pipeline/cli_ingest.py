@@ -10,14 +10,21 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from analytics.exports import write_points
+from db import batches as batch_queries
 from db import detections as detection_queries
 from db import images as image_queries
 from db.engine import transaction
-from pipeline._cli_common import database, err_console, reports_errors, settings
-from pipeline.ingest import REASONS, IngestOptions, IngestReport, discover, ingest_files
-from pipeline.tracks import read_track
+from pipeline._cli_common import database, err_console, fail, reports_errors, settings
+from pipeline.batches import DEFAULT_CHUNK_SIZE, ingest_files, submit
+from pipeline.cli_batches import follow_batch
+from pipeline.detection import load_detector
+from pipeline.ingest import REASONS, IngestOptions, IngestReport, discover
+from pipeline.queue import client as queue_client
+from pipeline.queue import send_chunk
+from pipeline.tracks import Track, read_track
 
 
 @reports_errors
@@ -28,20 +35,53 @@ def ingest(
         None, "--track", help="GPX or CSV (timestamp,lat,lon) track for photos without GPS."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    queue: bool = typer.Option(
+        False,
+        "--queue",
+        help="Submit a batch to the workers (WASTEMAP_BROKER_URL) and print its id.",
+    ),
+    wait: bool = typer.Option(False, "--wait", help="With --queue: follow the batch to its end."),
+    detect: bool = typer.Option(True, "--detect/--no-detect", help="Run the detector too."),
+    model: Path = typer.Option(None, "--model", help="Detector checkpoint (default: shipped)."),
+    chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1),
 ) -> None:
-    """Store every JPEG/PNG/HEIC image under PATH with its position and time.
+    """Store every JPEG/PNG/HEIC image under PATH with its position and time, and detect waste.
 
     Files already stored are counted as duplicates; files that cannot be stored go to the
     quarantine with a reason. Nothing is stored twice when the command is run again.
+    Without --queue the batch runs here, in-process; with it, Celery workers run it.
     """
     cfg = settings()
+    if queue and not cfg.broker_url:
+        raise fail(
+            "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
+        )
     options = IngestOptions.from_settings(cfg)
     gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone)) if track else None
-    engine = database(cfg)
     files, others = discover(path)
     survey_name = survey or (path.resolve().name if path.is_dir() else path.resolve().parent.name)
-    report = IngestReport(survey=survey_name, skipped=[str(p) for p in others])
+    engine = database(cfg)
     try:
+        if queue:
+            _queue(
+                engine,
+                cfg.broker_url,
+                files,
+                survey_name,
+                str(path.resolve()),
+                gps_track,
+                detect,
+                chunk_size,
+                as_json=as_json,
+                wait=wait,
+            )
+            return
+        detector = (
+            load_detector(model or cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
+            if detect
+            else None
+        )
+        report = IngestReport(survey=survey_name, skipped=[str(p) for p in others])
         with Progress(
             TextColumn("[bold]ingesting"),
             BarColumn(),
@@ -58,8 +98,12 @@ def ingest(
                 survey=survey_name,
                 options=options,
                 track=gps_track,
-                on_progress=lambda n: progress.advance(task, n),
+                detector=detector,
+                chunk_size=chunk_size,
+                detect_batch_size=cfg.detect_batch_size,
+                on_progress=lambda _outcome, n: progress.advance(task, n),
                 report=report,
+                source=str(path.resolve()),
             )
     finally:
         engine.dispose()
@@ -69,11 +113,49 @@ def ingest(
         print_report(report)
 
 
+def _queue(
+    engine: Engine,
+    broker_url: str,
+    files: list[Path],
+    survey: str,
+    source: str,
+    track: Track | None,
+    detect: bool,
+    chunk_size: int,
+    *,
+    as_json: bool,
+    wait: bool,
+) -> None:
+    batch_id = submit(
+        engine,
+        files=files,
+        survey=survey,
+        source=source,
+        chunk_size=chunk_size,
+        track_path=track.path if track is not None else None,
+        detect=detect,
+    )
+    with transaction(engine) as session:
+        chunks = batch_queries.chunk_numbers(db_session=session, batch_id=batch_id)
+    client = queue_client(broker_url)
+    for chunk in chunks:
+        send_chunk(client, batch_id, chunk)
+    if not as_json:
+        err_console.print(f"batch {batch_id}: {len(files)} files in {len(chunks)} chunks queued")
+    if wait:
+        follow_batch(engine, batch_id, as_json=as_json)
+    elif as_json:
+        typer.echo(json.dumps({"batch": batch_id, "survey": survey, "total": len(files)}))
+    else:
+        typer.echo(batch_id)
+
+
 def print_report(report: IngestReport) -> None:
     """The human summary of an ingestion run (stderr)."""
     table = Table(title=f"survey {report.survey!r}", show_header=False)
     table.add_row("ingested", str(report.ingested))
     table.add_row("duplicates (already stored)", str(report.duplicates))
+    table.add_row("detections", str(report.detections))
     for reason, count in sorted(report.quarantined.items()):
         table.add_row(f"quarantined: {reason}", f"{count}  ({REASONS.get(reason, '')})")
     if report.skipped:

@@ -19,7 +19,8 @@ from db import surveys as survey_queries
 from db.engine import redacted_url, transaction
 from pipeline import database as dbm
 from pipeline._cli_common import reports_errors, settings
-from pipeline.ingest import IngestOptions, discover, ingest_files
+from pipeline.batches import ingest_files
+from pipeline.ingest import IngestOptions, discover
 
 console = Console()
 SURVEY_NAME = "helsinki-sample (SIMULATED)"

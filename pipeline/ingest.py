@@ -1,18 +1,15 @@
-"""Ingestion: discover image files, read their metadata, geotag, validate, store or quarantine.
+"""Ingestion's decisions: discover image files, read their metadata, geotag, validate.
 
 Every file ends in exactly one of three places: stored as an image, counted as a duplicate of a
 stored image (same sha256), or in the quarantine with a reason code and a message naming the file
-and the fix. Each chunk of files is written in one transaction, so an interrupted run loses at
-most the chunk in flight, and running it again stores nothing twice.
+and the fix. This module decides; :mod:`pipeline.batches` stores, one transaction per chunk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +17,7 @@ from zoneinfo import ZoneInfo
 
 import h3
 from PIL import Image as PILImage
-from sqlalchemy.engine import Engine
 
-from db import images as image_queries
-from db import quarantine as quarantine_queries
-from db import surveys as survey_queries
-from db.engine import transaction
 from db.schema import H3_RESOLUTIONS
 from pipeline._exif import (
     BadGeotagError,
@@ -103,9 +95,11 @@ class IngestReport:
     ingested: int = 0
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+    detections: int = 0
     skipped: list[str] = field(default_factory=list)
     image_ids: list[int] = field(default_factory=list)
     problems: list[Rejected] = field(default_factory=list)
+    batch_id: str | None = None
 
     @property
     def total(self) -> int:
@@ -117,7 +111,9 @@ class IngestReport:
             "ingested": self.ingested,
             "duplicates": self.duplicates,
             "quarantined": dict(sorted(self.quarantined.items())),
+            "detections": self.detections,
             "skipped_not_images": len(self.skipped),
+            "batch": self.batch_id,
         }
 
 
@@ -276,89 +272,3 @@ def image_row(accepted: Accepted, *, survey_id: int) -> dict[str, Any]:
     for res in H3_RESOLUTIONS:
         row[f"h3_r{res}"] = h3.latlng_to_cell(accepted.latitude, accepted.longitude, res)
     return row
-
-
-def _read(path: Path) -> tuple[bytes | None, str | None, str | None]:
-    """(bytes, sha256, error message)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return (
-            None,
-            None,
-            f"{path}: cannot read the file ({exc.strerror or exc}); check permissions",
-        )
-    return data, hashlib.sha256(data).hexdigest(), None
-
-
-def ingest_files(
-    files: Sequence[Path],
-    *,
-    engine: Engine,
-    survey: str,
-    options: IngestOptions,
-    track: Track | None = None,
-    chunk_size: int = 64,
-    on_progress: Callable[[int], None] | None = None,
-    report: IngestReport | None = None,
-) -> IngestReport:
-    """Store ``files`` in ``survey``: one transaction per chunk of ``chunk_size`` files."""
-    report = report or IngestReport(survey=survey)
-    for start in range(0, len(files), chunk_size):
-        chunk = files[start : start + chunk_size]
-        _ingest_chunk(
-            chunk, engine=engine, survey=survey, options=options, track=track, report=report
-        )
-        if on_progress is not None:
-            on_progress(len(chunk))
-    return report
-
-
-def _ingest_chunk(
-    chunk: Iterable[Path],
-    *,
-    engine: Engine,
-    survey: str,
-    options: IngestOptions,
-    track: Track | None,
-    report: IngestReport,
-) -> None:
-    read = [(path, *_read(path)) for path in chunk]
-    with transaction(engine) as session:
-        survey_row = survey_queries.get_or_create(db_session=session, name=survey)
-        stored = image_queries.existing_sha256(
-            db_session=session, sha256s=[sha for _, _, sha, _ in read if sha]
-        )
-        accepted: list[Accepted] = []
-        seen: set[str] = set()
-        for path, data, sha, error in read:
-            if data is None or sha is None:
-                outcome: Accepted | Rejected = Rejected(path, None, "unreadable", error or "")
-            elif sha in stored or sha in seen:
-                report.duplicates += 1
-                continue
-            else:
-                seen.add(sha)
-                outcome = examine(path, data=data, sha256=sha, options=options, track=track)
-            if isinstance(outcome, Accepted):
-                accepted.append(outcome)
-                continue
-            quarantine_queries.record(
-                db_session=session,
-                path=str(outcome.path),
-                reason=outcome.reason,
-                message=outcome.message,
-                sha256=outcome.sha256,
-                survey_id=survey_row.id,
-            )
-            report.quarantined[outcome.reason] += 1
-            report.problems.append(outcome)
-        rows = [image_row(a, survey_id=survey_row.id) for a in accepted]
-        inserted = image_queries.create_many(db_session=session, rows=rows)
-        report.duplicates += len(accepted) - len(inserted)
-        report.ingested += len(inserted)
-        quarantine_queries.resolve(db_session=session, sha256s=inserted)
-        if inserted:
-            report.image_ids.extend(
-                image_queries.ids_by_sha256(db_session=session, sha256s=inserted)
-            )

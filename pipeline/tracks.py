@@ -46,12 +46,14 @@ class Track:
         longitudes: np.ndarray,
         *,
         source: str = "track",
+        path: Path | None = None,
     ) -> None:
         order = np.argsort(times_s, kind="stable")
         self.times_s = np.asarray(times_s, dtype=float)[order]
         self.latitudes = np.asarray(latitudes, dtype=float)[order]
         self.longitudes = np.asarray(longitudes, dtype=float)[order]
         self.source = source
+        self.path = path
         if len(self.times_s) < 2:
             raise TrackError(f"{source}: a track needs at least two timed points to interpolate")
 
@@ -145,6 +147,7 @@ def _read_gpx(path: Path, tz: dt.tzinfo) -> Track:
         np.array([p.latitude for p in timed]),
         np.array([p.longitude for p in timed]),
         source=path.name,
+        path=path.absolute(),
     )
 
 
@@ -169,4 +172,6 @@ def _read_csv(path: Path, tz: dt.tzinfo) -> Track:
             times.append(when.timestamp())
             lats.append(lat)
             lons.append(lon)
-    return Track(np.array(times), np.array(lats), np.array(lons), source=path.name)
+    return Track(
+        np.array(times), np.array(lats), np.array(lons), source=path.name, path=path.absolute()
+    )

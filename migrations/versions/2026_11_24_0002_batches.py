@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("model_version", sa.String(200)),
+        sa.Column("track_path", sa.Text),
+        sa.Column("detect", sa.Boolean, nullable=False),
         sa.Column("total", sa.Integer, nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("finished_at", UTCDateTime()),

@@ -1,0 +1,488 @@
+"""Batches: files submitted together, processed chunk by chunk, in-process or by workers.
+
+One code path for both ways of running. :func:`submit` records a batch and its items;
+:func:`process_chunk` takes one chunk from pending to final: read, validate and geotag each file,
+detect (outside any transaction), then write images, detections, quarantine rows and item states
+in one transaction. Everything it writes is idempotent (images on sha256, detections on
+(image, model version)), so a chunk that is run twice, or by two workers at once after a crash,
+stores everything exactly once. :func:`run_in_process` runs every chunk here; workers run the same
+:func:`process_chunk` from a Celery task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from db import batches as batch_queries
+from db import detections as detection_queries
+from db import images as image_queries
+from db import quarantine as quarantine_queries
+from db import surveys as survey_queries
+from db.engine import transaction
+from db.schema import utcnow
+from pipeline.detection import DetectionFailure, DetectorLike, detect_files, model_version_id
+from pipeline.ingest import Accepted, IngestOptions, IngestReport, Rejected, examine, image_row
+from pipeline.tracks import Track, read_track
+
+DEFAULT_CHUNK_SIZE = 16
+
+
+@dataclass
+class ChunkOutcome:
+    """What one run of :func:`process_chunk` did."""
+
+    batch_id: str
+    chunk: int
+    stored: int = 0
+    duplicates: int = 0
+    detections: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    problems: list[Rejected] = field(default_factory=list)
+    image_ids: list[int] = field(default_factory=list)
+    already_done: bool = False
+    batch_finished: bool = False
+
+
+def submit(
+    engine: Engine,
+    *,
+    files: Sequence[Path],
+    survey: str,
+    source: str,
+    kind: str = "folder",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    track_path: Path | None = None,
+    detect: bool = True,
+    model_version: str | None = None,
+    simulated: bool | None = None,
+) -> str:
+    """Record a batch of ``files`` (absolute paths) and return its id."""
+    with transaction(engine) as session:
+        survey_row = survey_queries.get_or_create(
+            db_session=session, name=survey, simulated=bool(simulated)
+        )
+        batch = batch_queries.create(
+            db_session=session,
+            survey_id=survey_row.id,
+            source=source,
+            paths=[str(Path(p).absolute()) for p in files],
+            chunk_size=chunk_size,
+            kind=kind,
+            model_version=model_version,
+            track_path=str(Path(track_path).absolute()) if track_path else None,
+            detect=detect,
+        )
+        return batch.id
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_track(path: str, mtime_ns: int, size: int) -> Track:
+    return read_track(Path(path))
+
+
+def _track(path: str | None) -> Track | None:
+    if not path:
+        return None
+    stat = Path(path).stat()
+    return _cached_track(path, stat.st_mtime_ns, stat.st_size)
+
+
+def _read(path: Path) -> tuple[bytes | None, str | None, str | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, None, f"{path}: cannot read the file ({exc.strerror or exc}); check it exists"
+    return data, hashlib.sha256(data).hexdigest(), None
+
+
+@dataclass
+class _Job:
+    """One pending item on its way through a chunk."""
+
+    item_id: int
+    path: Path
+    sha256: str | None = None
+    outcome: Accepted | Rejected | None = None
+    duplicate: bool = False
+    detections: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What a chunk's task needs to know about its batch, read in one short transaction."""
+
+    survey_id: int
+    kind: str
+    source: str
+    track_path: str | None
+    detect: bool
+    jobs: list[_Job]
+
+
+def process_chunk(
+    engine: Engine,
+    *,
+    batch_id: str,
+    chunk: int,
+    options: IngestOptions,
+    detector: DetectorLike | None = None,
+    detect_batch_size: int = 4,
+    track: Track | None = None,
+) -> ChunkOutcome:
+    """Take chunk ``chunk`` of batch ``batch_id`` from pending to final (see the module doc).
+
+    ``detector`` may be None only for batches submitted with ``detect=False``. ``track`` overrides
+    the batch's track file (the in-process runner passes the one it has already read).
+    """
+    result = ChunkOutcome(batch_id=batch_id, chunk=chunk)
+    claim = _claim(engine, batch_id, chunk, result)
+    if claim is None:
+        return result
+    if claim.detect and detector is None:
+        raise ValueError(f"batch {batch_id} asks for detection but no detector was given")
+    jobs = claim.jobs
+    payloads = _read_all(jobs)
+    with transaction(engine) as session:
+        stored = image_queries.existing_sha256(
+            db_session=session, sha256s=[j.sha256 for j in jobs if j.sha256]
+        )
+        mv_id = model_version_id(db_session=session, detector=detector) if claim.detect else None
+        detected = _already_detected(session, stored, mv_id)
+    _examine_all(jobs, payloads, stored, options, track or _track(claim.track_path))
+    if claim.detect:
+        assert detector is not None
+        _detect_all(jobs, stored, detected, detector, detect_batch_size)
+    destinations = _inbox_destinations(jobs, claim.source) if claim.kind == "inbox" else {}
+    with transaction(engine) as session:
+        _store(session, jobs, claim.survey_id, mv_id, destinations, result)
+        result.batch_finished = batch_queries.finish_if_complete(
+            db_session=session, batch_id=batch_id
+        )
+    if destinations:
+        _move_files(jobs, destinations)
+    return result
+
+
+def _claim(engine: Engine, batch_id: str, chunk: int, result: ChunkOutcome) -> _Claim | None:
+    """The chunk's pending items (their attempt counted), or None when there is nothing to do."""
+    with transaction(engine) as session:
+        batch = batch_queries.get(db_session=session, batch_id=batch_id)
+        if batch is None:  # deleted meanwhile
+            result.already_done = True
+            return None
+        items = batch_queries.chunk_items(db_session=session, batch_id=batch_id, chunk=chunk)
+        pending = [i for i in items if i.state == "pending"]
+        if not pending:  # done before (a redelivered task)
+            result.already_done = True
+            result.batch_finished = batch_queries.finish_if_complete(
+                db_session=session, batch_id=batch_id
+            )
+            return None
+        batch_queries.bump_attempts(db_session=session, batch_id=batch_id, chunk=chunk)
+        return _Claim(
+            survey_id=batch.survey_id,
+            kind=batch.kind,
+            source=batch.source,
+            track_path=batch.track_path,
+            detect=batch.detect,
+            jobs=[_Job(item_id=i.id, path=Path(i.path)) for i in pending],
+        )
+
+
+def _read_all(jobs: list[_Job]) -> dict[int, bytes]:
+    payloads: dict[int, bytes] = {}
+    for job in jobs:
+        data, job.sha256, error = _read(job.path)
+        if data is None:
+            job.outcome = Rejected(job.path, None, "unreadable", error or "")
+        else:
+            payloads[job.item_id] = data
+    return payloads
+
+
+def _examine_all(
+    jobs: list[_Job],
+    payloads: dict[int, bytes],
+    stored: set[str],
+    options: IngestOptions,
+    track: Track | None,
+) -> None:
+    """Decide each new file; mark copies (of stored files or within the chunk) as duplicates."""
+    first_of: dict[str, _Job] = {}
+    for job in jobs:
+        if job.outcome is not None or job.sha256 is None:
+            continue
+        if job.sha256 in stored or job.sha256 in first_of:
+            job.duplicate = True
+            continue
+        first_of[job.sha256] = job
+        job.outcome = examine(
+            job.path, data=payloads[job.item_id], sha256=job.sha256, options=options, track=track
+        )
+    for job in jobs:  # a copy of a file refused in this chunk is refused the same way
+        first = first_of.get(job.sha256 or "")
+        if job.duplicate and first is not None and isinstance(first.outcome, Rejected):
+            message = first.outcome.message.replace(str(first.path), str(job.path))
+            job.outcome = Rejected(job.path, job.sha256, first.outcome.reason, message)
+            job.duplicate = False
+
+
+def _detect_all(
+    jobs: list[_Job],
+    stored: set[str],
+    detected: set[str],
+    detector: DetectorLike,
+    batch_size: int,
+) -> None:
+    """Detect on new accepted files, and on stored ones this model version has not seen."""
+    wanted: dict[str, _Job] = {}
+    for job in jobs:
+        new = isinstance(job.outcome, Accepted) and not job.duplicate
+        unseen = job.duplicate and job.sha256 in stored and job.sha256 not in detected
+        if (new or unseen) and job.sha256 not in wanted:
+            wanted[job.sha256 or ""] = job
+    to_detect = list(wanted.values())
+    results = detect_files(detector, [j.path for j in to_detect], batch_size=batch_size)
+    for job, found in zip(to_detect, results, strict=True):
+        if isinstance(found, DetectionFailure):
+            job.outcome = Rejected(job.path, job.sha256, "corrupt", found.message)
+            job.duplicate = False
+        else:
+            job.detections = found
+
+
+def _already_detected(session: Any, stored: set[str], mv_id: int | None) -> set[str]:
+    if mv_id is None or not stored:
+        return set(stored)
+    return {
+        sha
+        for sha in stored
+        if (image := image_queries.get_by_sha256(db_session=session, sha256=sha)) is not None
+        and detection_queries.is_detected(
+            db_session=session, image_id=image.id, model_version_id=mv_id
+        )
+    }
+
+
+def _store(
+    session: Any,
+    jobs: list[_Job],
+    survey_id: int,
+    mv_id: int | None,
+    destinations: dict[int, Path],
+    result: ChunkOutcome,
+) -> None:
+    accepted = [j for j in jobs if isinstance(j.outcome, Accepted) and not j.duplicate]
+    rows = []
+    for job in accepted:
+        row = image_row(job.outcome, survey_id=survey_id)  # type: ignore[arg-type]
+        if job.item_id in destinations:
+            row["original_path"] = str(destinations[job.item_id])
+        rows.append(row)
+    inserted = image_queries.create_many(db_session=session, rows=rows)
+    quarantine_queries.resolve(db_session=session, sha256s=inserted)
+    updates: list[dict[str, Any]] = []
+    for job in jobs:
+        update: dict[str, Any] = {"id": job.item_id}
+        if isinstance(job.outcome, Rejected):
+            quarantine_queries.record(
+                db_session=session,
+                path=str(job.path),
+                reason=job.outcome.reason,
+                message=job.outcome.message,
+                sha256=job.outcome.sha256,
+                survey_id=survey_id,
+            )
+            result.quarantined[job.outcome.reason] = (
+                result.quarantined.get(job.outcome.reason, 0) + 1
+            )
+            result.problems.append(job.outcome)
+            update.update(state="quarantined", reason=job.outcome.reason)
+            updates.append(update)
+            continue
+        image = image_queries.get_by_sha256(db_session=session, sha256=job.sha256 or "")
+        if image is None:  # cannot happen: stored above or before
+            raise RuntimeError(f"{job.path}: image {job.sha256} vanished during its chunk")
+        if (
+            job.detections is not None
+            and mv_id is not None
+            and detection_queries.record_run(
+                db_session=session, image=image, model_version_id=mv_id, detections=job.detections
+            )
+        ):
+            result.detections += len(job.detections)
+        if job.sha256 in inserted and not job.duplicate:
+            result.stored += 1
+            result.image_ids.append(image.id)
+            update.update(state="stored", image_id=image.id)
+        else:
+            result.duplicates += 1
+            update.update(state="duplicate", image_id=image.id)
+        updates.append(update)
+    batch_queries.set_item_states(db_session=session, updates=updates)
+
+
+def _inbox_destinations(jobs: list[_Job], inbox: str) -> dict[int, Path]:
+    """Where each inbox file goes once its chunk is stored: ``processed/`` or ``quarantine/``
+    beside the inbox, keeping the path below the inbox."""
+    root = Path(inbox)
+    out = {}
+    for job in jobs:
+        folder = "quarantine" if isinstance(job.outcome, Rejected) else "processed"
+        try:
+            relative = job.path.relative_to(root)
+        except ValueError:
+            relative = Path(job.path.name)
+        out[job.item_id] = root.parent / folder / relative
+    return out
+
+
+def _move_files(jobs: list[_Job], destinations: dict[int, Path]) -> None:
+    for job in jobs:
+        target = destinations[job.item_id]
+        if not job.path.exists():  # moved by an earlier run of this chunk
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # same name seen before: keep both, never overwrite
+            target = target.with_name(f"{target.stem}.{utcnow():%Y%m%dT%H%M%S%f}{target.suffix}")
+        shutil.move(str(job.path), str(target))
+
+
+def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str) -> None:
+    """After the retries: the chunk's pending items end as failed, each in the quarantine with
+    reason ``processing_failed`` and the error, so the batch completes instead of looping."""
+    with transaction(engine) as session:
+        batch = batch_queries.get(db_session=session, batch_id=batch_id)
+        if batch is None:
+            return
+        pending = [
+            i
+            for i in batch_queries.chunk_items(db_session=session, batch_id=batch_id, chunk=chunk)
+            if i.state == "pending"
+        ]
+        for item in pending:
+            quarantine_queries.record(
+                db_session=session,
+                path=item.path,
+                reason="processing_failed",
+                message=f"{item.path}: processing failed after {item.attempts} attempts: {message}",
+                survey_id=batch.survey_id,
+            )
+        batch_queries.set_item_states(
+            db_session=session,
+            updates=[
+                {"id": i.id, "state": "failed", "reason": "processing_failed"} for i in pending
+            ],
+        )
+        batch_queries.finish_if_complete(db_session=session, batch_id=batch_id)
+
+
+def run_in_process(
+    engine: Engine,
+    batch_id: str,
+    *,
+    options: IngestOptions,
+    detector: DetectorLike | None = None,
+    detect_batch_size: int = 4,
+    track: Track | None = None,
+    on_progress: Callable[[ChunkOutcome, int], None] | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Run every pending chunk of a batch here (the embedded default: no broker, no workers)."""
+    with transaction(engine) as session:
+        batch = batch_queries.get(db_session=session, batch_id=batch_id)
+        if batch is None:
+            raise ValueError(f"batch {batch_id} does not exist")
+        survey = survey_queries.get_name(db_session=session, survey_id=batch.survey_id)
+        chunks = batch_queries.chunk_numbers(
+            db_session=session, batch_id=batch_id, pending_only=True
+        )
+        sizes = batch_queries.chunk_sizes(db_session=session, batch_id=batch_id)
+    report = report or IngestReport(survey=survey)
+    for chunk in chunks:
+        outcome = process_chunk(
+            engine,
+            batch_id=batch_id,
+            chunk=chunk,
+            options=options,
+            detector=detector,
+            detect_batch_size=detect_batch_size,
+            track=track,
+        )
+        add_to_report(report, outcome)
+        if on_progress is not None:
+            on_progress(outcome, sizes.get(chunk, 0))
+    return report
+
+
+def add_to_report(report: IngestReport, outcome: ChunkOutcome) -> None:
+    report.ingested += outcome.stored
+    report.duplicates += outcome.duplicates
+    report.detections += outcome.detections
+    for reason, n in outcome.quarantined.items():
+        report.quarantined[reason] += n
+    report.problems.extend(outcome.problems)
+    report.image_ids.extend(outcome.image_ids)
+
+
+def ingest_files(
+    files: Sequence[Path],
+    *,
+    engine: Engine,
+    survey: str,
+    options: IngestOptions,
+    track: Track | None = None,
+    detector: DetectorLike | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    detect_batch_size: int = 4,
+    on_progress: Callable[[ChunkOutcome, int], None] | None = None,
+    report: IngestReport | None = None,
+    source: str | None = None,
+) -> IngestReport:
+    """Submit ``files`` as a batch and run it in-process; with a ``detector``, detect too."""
+    batch_id = submit(
+        engine,
+        files=files,
+        survey=survey,
+        source=source or "in-process",
+        chunk_size=chunk_size,
+        detect=detector is not None,
+        track_path=Path(track.path) if track is not None and track.path else None,
+    )
+    report = report or IngestReport(survey=survey)
+    report.batch_id = batch_id
+    return run_in_process(
+        engine,
+        batch_id,
+        options=options,
+        detector=detector,
+        detect_batch_size=detect_batch_size,
+        track=track,
+        on_progress=on_progress,
+        report=report,
+    )
+
+
+def requeue_stale(
+    engine: Engine, *, older_than_s: float, send: Callable[[str, int], None]
+) -> list[tuple[str, int]]:
+    """Send again every chunk whose pending items nobody touched for ``older_than_s`` seconds
+    (its task was lost with a broker restart or a killed worker). Safe to call any time:
+    processing a chunk twice stores nothing twice."""
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
+    with transaction(engine) as session:
+        stale = batch_queries.stale_chunks(db_session=session, older_than=cutoff)
+        for batch_id, chunk in stale:
+            batch_queries.touch_chunk(db_session=session, batch_id=batch_id, chunk=chunk)
+    for batch_id, chunk in stale:
+        send(batch_id, chunk)
+    return stale
