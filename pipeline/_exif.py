@@ -431,3 +431,17 @@ def build_exif(
             gps[16] = "T"  # GPSImgDirectionRef: true north
             gps[_GPS_IMG_DIRECTION] = Fraction(heading_deg % 360.0).limit_denominator(100)
     return exif
+
+
+def splice_exif(jpeg: bytes, exif: Image.Exif) -> bytes:
+    """``jpeg`` with ``exif`` as its APP1 segment, without re-encoding the pixels (any EXIF it
+    had is replaced)."""
+    if not jpeg.startswith(b"\xff\xd8"):
+        raise NotAnImageError("not a JPEG: cannot splice EXIF into it")
+    payload = b"Exif\x00\x00" + exif.tobytes()
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    rest = jpeg[2:]
+    while rest[:2] == b"\xff\xe1":  # drop existing APP1 (EXIF/XMP) segments
+        length = int.from_bytes(rest[2:4], "big")
+        rest = rest[2 + length :]
+    return b"\xff\xd8" + segment + rest

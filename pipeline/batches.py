@@ -126,6 +126,7 @@ class _Claim:
     track_path: str | None
     detect: bool
     jobs: list[_Job]
+    attempts: int
 
 
 def process_chunk(
@@ -137,15 +138,28 @@ def process_chunk(
     detector: DetectorLike | None = None,
     detect_batch_size: int = 4,
     track: Track | None = None,
+    max_attempts: int | None = None,
 ) -> ChunkOutcome:
     """Take chunk ``chunk`` of batch ``batch_id`` from pending to final (see the module doc).
 
     ``detector`` may be None only for batches submitted with ``detect=False``. ``track`` overrides
-    the batch's track file (the in-process runner passes the one it has already read).
+    the batch's track file (the in-process runner passes the one it has already read). A chunk
+    started more than ``max_attempts`` times (its runs keep crashing or being killed) ends as
+    failed, in the quarantine, instead of being tried forever.
     """
     result = ChunkOutcome(batch_id=batch_id, chunk=chunk)
     claim = _claim(engine, batch_id, chunk, result)
     if claim is None:
+        return result
+    if max_attempts is not None and claim.attempts > max_attempts:
+        mark_chunk_failed(
+            engine,
+            batch_id=batch_id,
+            chunk=chunk,
+            message=f"started {claim.attempts} times without finishing (workers crashed or "
+            "were killed while processing it); check the files and the worker logs",
+        )
+        result.quarantined["processing_failed"] = len(claim.jobs)
         return result
     if claim.detect and detector is None:
         raise ValueError(f"batch {batch_id} asks for detection but no detector was given")
@@ -187,8 +201,9 @@ def _claim(engine: Engine, batch_id: str, chunk: int, result: ChunkOutcome) -> _
                 db_session=session, batch_id=batch_id
             )
             return None
-        batch_queries.bump_attempts(db_session=session, batch_id=batch_id, chunk=chunk)
+        attempts = batch_queries.bump_attempts(db_session=session, batch_id=batch_id, chunk=chunk)
         return _Claim(
+            attempts=attempts,
             survey_id=batch.survey_id,
             kind=batch.kind,
             source=batch.source,

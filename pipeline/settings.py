@@ -27,8 +27,26 @@ class Settings(BaseSettings):
         description="Celery broker (redis://host:6379/0). Unset: batches run in-process.",
     )
     result_backend: str | None = Field(default=None, description="Celery result backend.")
+    visibility_timeout_s: int = Field(
+        default=3600,
+        gt=0,
+        description="Seconds before Redis hands an unacknowledged task (its worker died) to "
+        "another worker.",
+    )
+    requeue_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Chunks left pending and untouched this long are sent again by beat.",
+    )
+    task_soft_time_limit_s: int = Field(default=600, gt=0)
+    task_max_retries: int = Field(default=5, ge=0)
     inbox: Path | None = Field(default=None, description="Folder scanned by beat for new files.")
     inbox_scan_seconds: float = Field(default=60.0, gt=0)
+    inbox_survey: str = Field(
+        default="inbox",
+        description="Survey of files put directly in the inbox; files in a sub-folder go to the "
+        "survey named after that sub-folder.",
+    )
 
     max_image_pixels: int = Field(
         default=100_000_000,

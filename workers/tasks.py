@@ -1,0 +1,152 @@
+"""Celery tasks: thin wrappers over :mod:`pipeline`, taking ids, never blobs.
+
+Each worker process opens its own database engine and loads the detector once, lazily (forked
+processes never share pooled connections: see ``workers.app``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from pipeline import batches
+from pipeline.detection import DetectorLike, load_detector
+from pipeline.inbox import scan_inbox
+from pipeline.ingest import IngestOptions
+from pipeline.queue import PROCESS_CHUNK, QUEUE, REQUEUE_STALE, SCAN_INBOX
+from pipeline.settings import Settings, get_settings
+from workers.app import app
+
+log = logging.getLogger(__name__)
+
+#: Per-process resources (an engine, a loaded model), never user state.
+_process: dict[str, Any] = {}
+
+
+def reset_process_state() -> None:
+    engine = _process.pop("engine", None)
+    if engine is not None:
+        engine.dispose()
+    _process.clear()
+
+
+def _settings() -> Settings:
+    if "settings" not in _process:
+        _process["settings"] = get_settings()
+    return _process["settings"]
+
+
+def _engine() -> Any:
+    if "engine" not in _process:
+        from pipeline.database import open_database
+
+        _process["engine"] = open_database(_settings().database_url)
+    return _process["engine"]
+
+
+def _detector() -> DetectorLike:
+    if "detector" not in _process:
+        cfg = _settings()
+        _process["detector"] = load_detector(
+            cfg.model_path, device=cfg.device, num_threads=cfg.num_threads
+        )
+    return _process["detector"]
+
+
+@app.task(
+    name=PROCESS_CHUNK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # bounded below by the settings, counted in the database
+    soft_time_limit=get_settings().task_soft_time_limit_s,
+)
+def process_chunk(self: Any, batch_id: str, chunk: int) -> dict[str, Any]:
+    """Read, validate, detect and store one chunk of a batch (idempotent)."""
+    cfg = _settings()
+    try:
+        engine = _engine()
+        with_detector = _batch_wants_detection(engine, batch_id)
+        outcome = batches.process_chunk(
+            engine,
+            batch_id=batch_id,
+            chunk=chunk,
+            options=IngestOptions.from_settings(cfg),
+            detector=_detector() if with_detector else None,
+            detect_batch_size=cfg.detect_batch_size,
+            max_attempts=cfg.task_max_retries + 1,
+        )
+    except (Exception, SoftTimeLimitExceeded) as exc:
+        retries = self.request.retries
+        if retries < cfg.task_max_retries:
+            countdown = min(2**retries, 60)
+            log.warning(
+                "chunk %s/%s failed (%s); retry %d in %ss",
+                batch_id,
+                chunk,
+                exc,
+                retries + 1,
+                countdown,
+            )
+            if _is_connection_error(exc):
+                reset_process_state()  # reconnect from scratch on the next try
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        log.error("chunk %s/%s failed %d times: %s", batch_id, chunk, retries + 1, exc)
+        batches.mark_chunk_failed(
+            _engine(), batch_id=batch_id, chunk=chunk, message=f"{type(exc).__name__}: {exc}"
+        )
+        return {"batch": batch_id, "chunk": chunk, "failed": True}
+    return {
+        "batch": batch_id,
+        "chunk": chunk,
+        "stored": outcome.stored,
+        "duplicates": outcome.duplicates,
+        "detections": outcome.detections,
+        "quarantined": outcome.quarantined,
+        "already_done": outcome.already_done,
+    }
+
+
+def _batch_wants_detection(engine: Any, batch_id: str) -> bool:
+    from db import batches as batch_queries
+    from db.engine import transaction
+
+    with transaction(engine) as session:
+        batch = batch_queries.get(db_session=session, batch_id=batch_id)
+        return bool(batch is not None and batch.detect)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import sqlalchemy as sa
+
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | ConnectionError)
+
+
+def send_chunk(batch_id: str, chunk: int) -> None:
+    process_chunk.apply_async(args=[batch_id, chunk], queue=QUEUE)
+
+
+@app.task(name=REQUEUE_STALE, acks_late=True, soft_time_limit=120)
+def requeue_stale_chunks() -> list[list[Any]]:
+    """Beat: send again the chunks whose task was lost (:func:`pipeline.batches.requeue_stale`)."""
+    stale = batches.requeue_stale(
+        _engine(), older_than_s=_settings().requeue_after_s, send=send_chunk
+    )
+    if stale:
+        log.warning("re-sent %d lost chunks: %s", len(stale), stale)
+    return [list(s) for s in stale]
+
+
+@app.task(name=SCAN_INBOX, acks_late=True, soft_time_limit=300)
+def scan_inbox_task() -> dict[str, Any] | None:
+    """Beat: take the inbox's complete files as a new batch and send its chunks."""
+    cfg = _settings()
+    if cfg.inbox is None:
+        return None
+    submitted = scan_inbox(_engine(), cfg.inbox, default_survey=cfg.inbox_survey)
+    for batch_id, chunks in submitted:
+        for chunk in chunks:
+            send_chunk(batch_id, chunk)
+    return {"batches": {batch_id: len(chunks) for batch_id, chunks in submitted}}
