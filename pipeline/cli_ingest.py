@@ -1,7 +1,8 @@
-"""``wastemap ingest`` and ``wastemap export``."""
+"""``wastemap ingest``, ``wastemap ingest-video`` and ``wastemap export``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +25,9 @@ from pipeline.detection import load_detector
 from pipeline.ingest import REASONS, IngestOptions, IngestReport, discover
 from pipeline.queue import client as queue_client
 from pipeline.queue import send_chunk
+from pipeline.settings import Settings
 from pipeline.tracks import Track, read_track
+from pipeline.video import is_live, sample_frames
 
 
 @reports_errors
@@ -52,24 +55,55 @@ def ingest(
     Without --queue the batch runs here, in-process; with it, Celery workers run it.
     """
     cfg = settings()
+    gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone)) if track else None
+    files, others = discover(path)
+    survey_name = survey or (path.resolve().name if path.is_dir() else path.resolve().parent.name)
+    run_batch(
+        cfg,
+        files,
+        survey=survey_name,
+        source=str(path.resolve()),
+        track=gps_track,
+        skipped=others,
+        queue=queue,
+        wait=wait,
+        detect=detect,
+        model=model,
+        chunk_size=chunk_size,
+        as_json=as_json,
+    )
+
+
+def run_batch(
+    cfg: Settings,
+    files: list[Path],
+    *,
+    survey: str,
+    source: str,
+    track: Track | None,
+    skipped: list[Path],
+    queue: bool,
+    wait: bool,
+    detect: bool,
+    model: Path | None,
+    chunk_size: int,
+    as_json: bool,
+) -> None:
+    """Submit ``files`` as one batch and run it here, or queue it for the workers."""
     if queue and not cfg.broker_url:
         raise fail(
             "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
         )
-    options = IngestOptions.from_settings(cfg)
-    gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone)) if track else None
-    files, others = discover(path)
-    survey_name = survey or (path.resolve().name if path.is_dir() else path.resolve().parent.name)
     engine = database(cfg)
     try:
         if queue:
             _queue(
                 engine,
-                cfg.broker_url,
+                cfg.broker_url or "",
                 files,
-                survey_name,
-                str(path.resolve()),
-                gps_track,
+                survey,
+                source,
+                track,
                 detect,
                 chunk_size,
                 as_json=as_json,
@@ -81,7 +115,7 @@ def ingest(
             if detect
             else None
         )
-        report = IngestReport(survey=survey_name, skipped=[str(p) for p in others])
+        report = IngestReport(survey=survey, skipped=[str(p) for p in skipped])
         with Progress(
             TextColumn("[bold]ingesting"),
             BarColumn(),
@@ -95,15 +129,15 @@ def ingest(
             ingest_files(
                 files,
                 engine=engine,
-                survey=survey_name,
-                options=options,
-                track=gps_track,
+                survey=survey,
+                options=IngestOptions.from_settings(cfg),
+                track=track,
                 detector=detector,
                 chunk_size=chunk_size,
                 detect_batch_size=cfg.detect_batch_size,
                 on_progress=lambda _outcome, n: progress.advance(task, n),
                 report=report,
-                source=str(path.resolve()),
+                source=source,
             )
     finally:
         engine.dispose()
@@ -111,6 +145,77 @@ def ingest(
         typer.echo(json.dumps(report.to_json()))
     else:
         print_report(report)
+
+
+@reports_errors
+def ingest_video(
+    video: str = typer.Argument(
+        ..., help="A video file, or a live stream (rtsp://..., /dev/video0)."
+    ),
+    track: Path = typer.Option(..., "--track", help="GPX or CSV track of the vehicle."),
+    every_meters: float = typer.Option(5.0, "--every-meters", help="Metres between frames."),
+    start: str = typer.Option(
+        None, "--start", help="Recording start (ISO 8601 with offset); default: from the file."
+    ),
+    frames_dir: Path = typer.Option(None, "--frames-dir", help="Where picked frames are written."),
+    max_frames: int = typer.Option(None, "--max-frames", min=1, help="Stop after N frames."),
+    survey: str = typer.Option(None, "--survey", help="Survey name (default: the video's name)."),
+    as_json: bool = typer.Option(False, "--json"),
+    queue: bool = typer.Option(False, "--queue", help="Send the frames to the workers."),
+    wait: bool = typer.Option(False, "--wait", help="With --queue: follow the batch."),
+    detect: bool = typer.Option(True, "--detect/--no-detect"),
+    model: Path = typer.Option(None, "--model"),
+    chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1),
+) -> None:
+    """Pick a frame every N metres of a dash-cam video (or live stream), geotag each from the
+    track, and send them through the same pipeline as photos."""
+    cfg = settings()
+    gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone))
+    when = _parse_start(start) if start else None
+    name = (
+        Path(video).stem if not is_live(video) else f"live-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    )
+    out = (
+        frames_dir or (Path(video).parent if not is_live(video) else Path.cwd()) / f"{name}_frames"
+    )
+    sampling = sample_frames(
+        video,
+        gps_track,
+        out,
+        every_m=every_meters,
+        start=when,
+        max_frames=max_frames,
+        max_gap_s=cfg.max_track_gap_s,
+    )
+    if not as_json:
+        err_console.print(
+            f"{video}: decoded {sampling.decoded} frames, picked {len(sampling.frames)} "
+            f"(one every {every_meters:g} m) into {out}; {sampling.outside_track} outside the track"
+        )
+    run_batch(
+        cfg,
+        [f.path for f in sampling.frames],
+        survey=survey or name,
+        source=str(video),
+        track=None,
+        skipped=[],
+        queue=queue,
+        wait=wait,
+        detect=detect,
+        model=model,
+        chunk_size=chunk_size,
+        as_json=as_json,
+    )
+
+
+def _parse_start(text: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"--start {text!r} is not an ISO 8601 time") from exc
+    if when.tzinfo is None:
+        raise fail(f"--start {text!r} needs a UTC offset, e.g. {text}+02:00")
+    return when
 
 
 def _queue(
@@ -203,4 +308,5 @@ def export(
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
+    app.command("ingest-video")(ingest_video)
     app.command("export")(export)

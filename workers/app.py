@@ -32,6 +32,7 @@ def create_app() -> Celery:
         accept_content=["json"],
         result_serializer="json",
         result_expires=timedelta(days=1),
+        task_ignore_result=True,  # progress lives in the database, not in a result backend
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_track_started=True,

@@ -1,0 +1,187 @@
+"""Frames from dash-cam video (or a live RTSP/HTTP/camera stream), one every N metres travelled.
+
+Each frame's time is the recording's start plus the frame's presentation time (for a live stream:
+the clock when it was decoded); its position is the GPS track interpolated at that time. Picked
+frames are written as JPEGs with that position, time and heading in their EXIF, then go through
+the same ingestion pipeline as photos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from pipeline._exif import build_exif
+from pipeline.errors import WasteMapError
+from pipeline.tracks import EARTH_RADIUS_M, Track, TrackFix
+
+LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "/dev/video")
+
+
+class VideoError(WasteMapError, ValueError):
+    """A video or stream cannot be read, or its frames cannot be placed in time."""
+
+
+@dataclass(frozen=True)
+class PickedFrame:
+    path: Path
+    captured_at: dt.datetime
+    latitude: float
+    longitude: float
+    heading_deg: float | None
+    distance_m: float  # along the track since the first picked frame
+
+
+@dataclass
+class FrameSampling:
+    frames: list[PickedFrame]
+    decoded: int = 0
+    outside_track: int = 0
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def is_live(source: str) -> bool:
+    return str(source).startswith(LIVE_PREFIXES)
+
+
+def recording_start(container: av.container.InputContainer, source: str) -> dt.datetime:
+    """The ``creation_time`` the camera wrote into the container (UTC)."""
+    candidates = [container.metadata.get("creation_time")]
+    candidates += [s.metadata.get("creation_time") for s in container.streams.video]
+    for value in candidates:
+        if value:
+            try:
+                start = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return start if start.tzinfo else start.replace(tzinfo=dt.UTC)
+    raise VideoError(
+        f"{source}: the video has no creation_time, so its frames cannot be matched to the "
+        "track; pass --start with the recording's start time (ISO 8601, with its offset)"
+    )
+
+
+def _frames(
+    container: av.container.InputContainer, live: bool, start: dt.datetime
+) -> Iterator[tuple[dt.datetime, av.VideoFrame]]:
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    for frame in container.decode(stream):
+        if live:
+            yield dt.datetime.now(dt.UTC), frame
+        elif frame.time is not None:
+            yield start + dt.timedelta(seconds=float(frame.time)), frame
+
+
+def sample_frames(
+    source: str | Path,
+    track: Track,
+    out_dir: Path,
+    *,
+    every_m: float = 5.0,
+    start: dt.datetime | None = None,
+    max_frames: int | None = None,
+    max_gap_s: float = 60.0,
+    jpeg_quality: int = 92,
+) -> FrameSampling:
+    """Write one frame every ``every_m`` metres travelled along ``track`` into ``out_dir``.
+
+    Parameters
+    ----------
+    source
+        A video file, or a live stream URL (rtsp://, http://, /dev/videoN).
+    track
+        The vehicle's GPS track covering the recording.
+    every_m
+        Distance between picked frames, in metres along the interpolated positions.
+    start
+        Recording start (timezone-aware); default: the container's creation_time.
+    max_frames
+        Stop after this many picked frames (live streams run until then, or until they end).
+    """
+    if every_m <= 0:
+        raise VideoError(f"--every-meters must be positive, got {every_m}")
+    source = str(source)
+    live = is_live(source)
+    if not live and not Path(source).is_file():
+        raise VideoError(f"video {source} does not exist")
+    try:
+        container = av.open(source, timeout=10.0 if live else None)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{source}: cannot open it as a video ({exc})") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = FrameSampling(frames=[])
+    with container:
+        if not container.streams.video:
+            raise VideoError(f"{source} has no video stream")
+        if start is None and not live:
+            start = recording_start(container, source)
+        if start is not None and start.tzinfo is None:
+            raise VideoError("--start needs a UTC offset, e.g. 2026-11-20T08:00:00+02:00")
+        travelled = 0.0
+        last: TrackFix | None = None
+        stem = Path(source).stem if not live else "live"
+        try:
+            for when, frame in _frames(container, live, start or dt.datetime.now(dt.UTC)):
+                result.decoded += 1
+                fix = track.locate(when, max_gap_s=max_gap_s)
+                if not isinstance(fix, TrackFix):
+                    result.outside_track += 1
+                    continue
+                step = (
+                    0.0
+                    if last is None
+                    else haversine_m(last.latitude, last.longitude, fix.latitude, fix.longitude)
+                )
+                if last is not None and step < every_m:
+                    continue
+                travelled += step
+                last = fix
+                result.frames.append(
+                    _write(
+                        frame, fix, when, travelled, out_dir, stem, len(result.frames), jpeg_quality
+                    )
+                )
+                if max_frames is not None and len(result.frames) >= max_frames:
+                    break
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                f"{source}: decoding failed after {result.decoded} frames ({exc})"
+            ) from exc
+    return result
+
+
+def _write(
+    frame: av.VideoFrame,
+    fix: TrackFix,
+    when: dt.datetime,
+    travelled: float,
+    out_dir: Path,
+    stem: str,
+    index: int,
+    quality: int,
+) -> PickedFrame:
+    path = out_dir / f"{stem}_{index:06d}_{when:%Y%m%dT%H%M%S%f}.jpg"
+    exif = build_exif(
+        latitude=fix.latitude,
+        longitude=fix.longitude,
+        captured_at=when,
+        heading_deg=fix.heading_deg,
+        make="WasteMap",
+        model="video frame",
+        description=f"frame of {stem} at {travelled:.1f} m",
+    )
+    frame.to_image().save(path, "JPEG", quality=quality, exif=exif)
+    return PickedFrame(path, when, fix.latitude, fix.longitude, fix.heading_deg, travelled)
