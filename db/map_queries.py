@@ -101,9 +101,8 @@ def _image_conditions(filt: MapFilter) -> list[Any]:
 
 def h3_column(table: Any, resolution: int) -> Any:
     if resolution not in H3_RESOLUTIONS:
-        raise ValueError(
-            f"H3 resolution {resolution} is not stored; use one of {', '.join(map(str, H3_RESOLUTIONS))}"
-        )
+        stored = ", ".join(map(str, H3_RESOLUTIONS))
+        raise ValueError(f"H3 resolution {resolution} is not stored; use one of {stored}")
     return getattr(table, f"h3_r{resolution}")
 
 
@@ -448,9 +447,7 @@ def _merge(frames: dict[str, pd.DataFrame], key: str) -> pd.DataFrame:
     return merged.sort_values(["before", "after"], ascending=False, ignore_index=True)
 
 
-def export_cells(
-    *, db_session: Session, filt: MapFilter, resolution: int = 10
-) -> pd.DataFrame:
+def export_cells(*, db_session: Session, filt: MapFilter, resolution: int = 10) -> pd.DataFrame:
     """What a standalone heatmap needs: ``cell``, ``detections`` (as :func:`cell_counts`)."""
     return cell_counts(db_session=db_session, filt=filt, resolution=resolution)
 

@@ -69,9 +69,7 @@ def check_password(password: str) -> str:
 def _check_username(username: str) -> str:
     name = username.strip()
     if not name or len(name) > 100 or any(c.isspace() for c in name):
-        raise UserError(
-            f"invalid username {username!r}: use 1-100 characters without spaces"
-        )
+        raise UserError(f"invalid username {username!r}: use 1-100 characters without spaces")
     return name
 
 

@@ -1,0 +1,3 @@
+from dashboard.views import ingestion
+
+ingestion.render()

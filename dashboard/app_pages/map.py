@@ -1,0 +1,3 @@
+from dashboard.views import map_page
+
+map_page.render()
