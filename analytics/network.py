@@ -487,8 +487,8 @@ def _as_points(lons: Any, lats: Any, index: EdgeIndex) -> tuple[np.ndarray, bool
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InvalidCoordinatesError(
-            f"point {i} has lon={lon[i]!r}, lat={lat[i]!r}: longitudes must lie in [-180, 180] "
-            "and latitudes in [-90, 90] degrees (EPSG:4326, lon first)"
+            f"point {i} has lon={float(lon[i])}, lat={float(lat[i])}: longitudes must lie in "
+            "[-180, 180] and latitudes in [-90, 90] degrees (EPSG:4326, lon first)"
         )
     x, y = index.to_metric.transform(lon, lat)
     return shapely.points(np.column_stack([x, y])), scalar

@@ -2275,7 +2275,7 @@ def build_sample_survey(
         data_yaml=root / "data.yaml",
         ground_truth_json=root / "ground_truth.json",
         frames=tuple(out),
-        route_length_m=float(route.line_m.length),
+        route_length_m=float(distances[-1] - distances[0]),
         seed=seed,
     )
     _write_ground_truth(survey, graph, spacing_m, size, weather)
@@ -2323,7 +2323,7 @@ def _write_ground_truth(
         },
         "weather": "sunny" if weather.sunny else "overcast",
         "road_network": Path(str(graph.graph.get("source_path", "unknown"))).name,
-        "route": {"length_m": round(survey.route_length_m, 2), "streets": streets},
+        "route": {"driven_m": round(survey.route_length_m, 2), "streets": streets},
         "frames": [f.as_dict(survey.out_dir) for f in survey.frames],
     }
     survey.ground_truth_json.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
