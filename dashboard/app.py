@@ -14,8 +14,9 @@ from dashboard import state
 from dashboard.views import login
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
+ICON = Path(__file__).resolve().parent / "favicon.png"
 
-st.set_page_config(page_title="WasteMap", page_icon=":material/delete:", layout="wide")
+st.set_page_config(page_title="WasteMap", page_icon=str(ICON), layout="wide")
 
 
 def _page(file: str, title: str, icon: str, *, default: bool = False) -> st.Page:

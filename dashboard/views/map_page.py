@@ -175,7 +175,11 @@ def render() -> None:
     c2.metric("Photos", f"{summary['images']:,}")
     c3.metric("Hexagons (~175 m)", f"{summary['cells']:,}")
     first, last = summary["first"], summary["last"]
-    c4.metric("Period", f"{first:%d %b} – {last:%d %b %Y}" if first and last else "–")
+    c4.metric(
+        "Period (UTC)",
+        f"{first:%-d %b} – {last:%-d %b}" if first and last else "–",
+        help=f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC" if first and last else None,
+    )
     described = describe(filt, survey_names)
     if described:
         st.caption("Filters: " + maps.filters_text(described))
