@@ -25,11 +25,15 @@ Everything is seeded: the same arguments give byte-identical files.
 
 from __future__ import annotations
 
+import functools
+import io
 import itertools
 import json
 import math
+import os
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -332,8 +336,7 @@ def _print_pattern(
     out[:] = c0
     band = _smoothstep(0.02, 0.0, np.abs(v - rng.uniform(-0.3, 0.3)) - rng.uniform(0.08, 0.2))
     out = out + (c1 - out) * band[..., None]
-    blob = _fbm(u * 6 + rng.uniform(0, 50), v * 6, seed, octaves=3)
-    logo = _smoothstep(0.03, 0.0, np.hypot(u - rng.uniform(-0.15, 0.15), v * 0.8) - 0.22 * blob)
+    logo = _smoothstep(0.03, 0.0, np.hypot((u - rng.uniform(-0.15, 0.15)) * 1.3, v) - 0.2)
     out = out + (c2 - out) * logo[..., None]
     text_rows = _periodic_box(v * 14 + rng.uniform(0, 1), 1.0, 0.35, np.full_like(v, 0.15))
     words = _value_noise(u * 28, np.floor(v * 14) * 3.1, seed + 7) > 0.45
@@ -468,7 +471,7 @@ def _model_crumple(a, b, p: dict[str, Any], length: float, px_m: float) -> _Surf
     cover = _aa((edge - rho) * min(rx, ry), px_m)
     dome = np.sqrt(np.clip(1 - (rho / edge) ** 2, 0, 1)) * p["thickness"]
     scale = p["crease_m"]
-    ridged = 1 - np.abs(2 * _fbm(a / scale, b / scale, p["seed"] + 5, octaves=4) - 1)
+    ridged = 1 - np.abs(2 * _fbm(a / scale, b / scale, p["seed"] + 5, octaves=3) - 1)
     h = dome * (0.6 + 0.4 * ridged) + p["creases"] * ridged**3
     if p.get("handles"):  # plastic bag handles: two loops beyond one end
         loop = np.abs(np.hypot((a - rx * 0.95) / (0.35 * rx), b / (0.35 * ry)) - 0.7)
@@ -511,7 +514,7 @@ def _model_board(a, b, p: dict[str, Any], length: float, px_m: float) -> _Surfac
         cover = _aa(sdf, px_m)
         bend = 0.03 * np.sin(a / length * np.pi * p["bends"] + p["seed"] % 7)
         h = (bend - bend.min() + 0.004).astype(np.float32)
-    flute = 0.0006 * np.sin(b / 0.005 * 2 * np.pi)
+    flute = (0.0 if p["box"] else 0.0005) * np.sin(b / 0.005 * 2 * np.pi)
     h = h + flute.astype(np.float32)
     colour = np.asarray(p["colour"], dtype=np.float32)
     fibre = _fbm(a / 0.004, b / 0.02, p["seed"] + 2, octaves=3)
@@ -525,9 +528,19 @@ def _model_board(a, b, p: dict[str, Any], length: float, px_m: float) -> _Surfac
         spec = np.where(tape, 0.9, spec)
     if p.get("print"):
         ink = np.asarray(p["print"], np.float32)
-        mark = _smoothstep(0.52, 0.56, _fbm(a / 0.05 + 7, b / 0.05, p["seed"] + 8, octaves=2))
-        box = (np.abs(a - p["print_at"] * hl) < hl * 0.35) & (np.abs(b) < hw * 0.5)
-        albedo = albedo + (ink - albedo) * (0.85 * mark * box)[..., None]
+        # A printed logo (a ring) and a few lines of text, as on shipping boxes.
+        ca = p["print_at"] * hl
+        ring = np.abs(np.hypot(a - ca, b - hw * 0.25) - hw * 0.16) < hw * 0.035
+        rows = _periodic_box(b / (hw * 0.09), 1.0, 0.45, np.full_like(b, 0.2))
+        words = _value_noise((a - ca) / (hw * 0.05), np.floor(b / (hw * 0.09)) * 3.7, p["seed"])
+        text = (
+            rows
+            * (words > 0.35)
+            * (np.abs(a - ca) < hl * 0.3)
+            * (b < -hw * 0.05)
+            * (b > -hw * 0.55)
+        )
+        albedo = albedo + (ink - albedo) * (0.8 * np.maximum(ring, text))[..., None]
     return _Surface(cover=cover, albedo=albedo, height=h, spec=spec, gloss=25.0)
 
 
@@ -630,7 +643,7 @@ def _random_litter(class_name: str, rng: np.random.Generator) -> _Litter:  # noq
             width=float(rng.uniform(0.08, 0.14)),
             rough=0.2,
             thickness=0.012,
-            crease_m=0.012,
+            crease_m=0.025,
             creases=0.006,
             colour=brand[0],
             print=brand,
@@ -681,7 +694,7 @@ def _random_litter(class_name: str, rng: np.random.Generator) -> _Litter:  # noq
                 width=d * float(rng.uniform(0.8, 1.0)),
                 rough=0.22,
                 thickness=d * 0.45,
-                crease_m=0.01,
+                crease_m=0.02,
                 creases=0.004,
                 colour=(0.92, 0.92, 0.9),
                 lines=(0.4, 0.4, 0.2) if rng.random() < 0.5 else None,
@@ -755,8 +768,8 @@ def _random_litter(class_name: str, rng: np.random.Generator) -> _Litter:  # noq
             width=length * float(rng.uniform(0.6, 0.9)),
             rough=0.25,
             thickness=float(rng.uniform(0.04, 0.12)),
-            crease_m=0.05,
-            creases=0.012,
+            crease_m=0.1,
+            creases=0.008,
             colour=c,
             spec=0.6,
             gloss=25.0,
@@ -1086,6 +1099,7 @@ def _closeup_ground(kind: str, size: tuple[int, int], rng: np.random.Generator) 
         joint_col = (
             np.asarray([0.22, 0.22, 0.18]) if rng.random() < 0.6 else np.asarray([0.2, 0.32, 0.12])
         )
+        img = img * (1 - 0.3 * _smoothstep(0.55, 0.75, big) - 0.15 * _smoothstep(0.6, 0.8, mid))
         return (img * (1 - jmask) + joint_col * jmask * (0.7 + 0.6 * fine)).astype(np.float32)
     if kind == "sand":
         base = np.asarray([0.72, 0.64, 0.5]) * rng.uniform(0.8, 1.1)
@@ -1137,13 +1151,24 @@ def _closeup_ground(kind: str, size: tuple[int, int], rng: np.random.Generator) 
         )
     elif kind == "gravel":
         draw = ImageDraw.Draw(pil)
-        for _ in range(int(2600 * area)):
-            x, y, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(2, 7)
-            g = rng.uniform(0.3, 0.7) * np.asarray([1.0, 0.97, 0.92])
-            dark = tuple(int(v * 255 * 0.55) for v in g)
-            light_ = tuple(int(v * 255) for v in g)
-            draw.ellipse([x - r, y - r * 0.8, x + r, y + r * 0.8], fill=dark)
-            draw.ellipse([x - r * 0.9, y - r * 0.85, x + r * 0.7, y + r * 0.45], fill=light_)
+        tones = np.asarray(
+            [(0.55, 0.53, 0.5), (0.62, 0.56, 0.48), (0.45, 0.45, 0.46), (0.7, 0.68, 0.64)]
+        )
+        for _ in range(int(2200 * area)):
+            x, y, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(2.5, 8)
+            k = int(rng.integers(5, 8))
+            ang = np.sort(rng.uniform(0, 2 * math.pi, k))
+            rad = r * rng.uniform(0.6, 1.0, k)
+            g = tones[rng.integers(len(tones))] * rng.uniform(0.7, 1.15)
+            pts = [
+                (x + q * math.cos(t), y + q * 0.85 * math.sin(t))
+                for q, t in zip(rad, ang, strict=True)
+            ]
+            dark = tuple(int(v * 255 * 0.35) for v in g)
+            draw.polygon([(px + 1.2, py + 1.5) for px, py in pts], fill=dark)
+            draw.polygon(pts, fill=tuple(int(min(v, 1) * 255) for v in g))
+            top = [(x + (px - x) * 0.55 - r * 0.2, y + (py - y) * 0.5 - r * 0.25) for px, py in pts]
+            draw.polygon(top, fill=tuple(int(min(v * 1.15, 1) * 255) for v in g))
     else:  # pine needles on soil
         _draw_strokes(
             pil,
@@ -1468,9 +1493,10 @@ class _Textures:
         t = (lev - l0).astype(np.float32)
         fu, fv = u / texel_m, v / texel_m
         iu, iv = np.floor(fu), np.floor(fv)
+        flat = stack.reshape(-1)
         if not bilinear:
-            iu, iv = iu.astype(np.int64) % n, iv.astype(np.int64) % n
-            return stack[l0, iv, iu] * (1 - t) + stack[l1, iv, iu] * t
+            cell = (iv.astype(np.int64) & (n - 1)) * n + (iu.astype(np.int64) & (n - 1))
+            return flat.take(l0 * (n * n) + cell) * (1 - t) + flat.take(l1 * (n * n) + cell) * t
         wu, wv = (fu - iu).astype(np.float32), (fv - iv).astype(np.float32)
         iu, iv = iu.astype(np.int64) % n, iv.astype(np.int64) % n
         ju, jv = (iu + 1) % n, (iv + 1) % n
@@ -1544,8 +1570,20 @@ def _ground_albedo(st: _StreetStyle, view: _View, tex: _Textures, X, Zw, fpx, fp
     cross = _in_cross(Zw, view) & (ax > R)
     out = np.empty((*X.shape, 3), np.float32)
     # Road asphalt: grain, repaired patches, wheel tracks, a darker gutter by the kerb.
-    asphalt = 0.26 * (1 + 0.12 * fine + 0.07 * large)
-    asphalt = asphalt * np.where(large > 1.1, 0.85, 1.0)
+    asphalt = 0.29 * (1 + 0.12 * fine + 0.08 * large)
+    asphalt = asphalt * np.where(large > 1.1, 0.84, 1.0)  # patched stretches
+    # Crack sealant: thin dark lines along an iso-line of the large-scale noise.
+    line_w = 0.025 + fp * 1.5
+    tar = np.clip(1 - np.abs(large - 0.35) / line_w, 0, 1) * np.minimum(1.0, 0.05 / (fp + 0.02))
+    asphalt = asphalt * (1 - 0.45 * tar)
+    # Manhole covers in the driving lane, every few tens of metres.
+    period = 41.0 + st.seed % 17
+    zc = np.round((Zw - st.seed % 23) / period) * period + st.seed % 23
+    rr = np.hypot(X - (st.camera_x_m - 2.0), Zw - zc)
+    cover = np.clip((0.33 - rr) / np.maximum(fp, 0.01) + 0.5, 0, 1)
+    ring = np.clip((0.035 - np.abs(rr - 0.3)) / np.maximum(fp, 0.01) + 0.5, 0, 1)
+    grid = _periodic_box(X * 1.0 + Zw * 0.0, 0.06, 0.02, fpx) * 0.5
+    asphalt = asphalt * (1 - cover * (0.35 + 0.2 * grid)) + ring * 0.12
     lane_x = st.camera_x_m
     for c in (lane_x - 0.8, lane_x + 0.8, -lane_x - 0.8, -lane_x + 0.8):
         asphalt = asphalt * (1 - 0.05 * np.exp(-(((X - c) / 0.35) ** 2)))
@@ -1576,7 +1614,7 @@ def _ground_albedo(st: _StreetStyle, view: _View, tex: _Textures, X, Zw, fpx, fp
     # Kerb (granite) and sidewalk (asphalt or concrete tiles).
     kerb = (ax > R) & (ax <= R + 0.2) & ~cross
     walk = (ax > R + 0.2) & ~cross
-    granite = 0.5 * (1 + 0.15 * fine)
+    granite = 0.42 * (1 + 0.15 * fine)
     out = np.where(kerb[..., None], (granite[..., None] * np.float32([1.0, 0.99, 0.97])), out)
     if st.tiles:
         tx, tz = (ax - R - 0.2) / 0.6, Zw / 0.6
@@ -1666,6 +1704,8 @@ def _facade_albedo(
         )
 
     blend(shop > 0, shop_pane, shop)
+    bars = _periodic_box(uu - 0.5, 4.0 / 3, 0.07, fp_u)[None, :] * shop_u * (shop > 0)
+    blend(bars > 0, np.float32([0.32, 0.32, 0.33]), bars)
     sign = (col[_B_SIGN] > 0) & (yw > ground - 0.75) & (yw < ground - 0.2) & in_x
     palette = np.float32([[0.6, 0.1, 0.1], [0.1, 0.2, 0.4], [0.1, 0.1, 0.1], [0.2, 0.35, 0.2]])
     sign_colour = palette[np.mod(rows[:, _B_SIGN].astype(np.int64), 4)]
@@ -1707,9 +1747,13 @@ def _render_street(
     Z = (f * h / (gy - cam.horizon))[:, None]
     Zg = np.broadcast_to(Z, (len(gy), W))
     X = X_c + (xs[None, :] - cam.cx) * Z / f
-    Zw = Z + view.s_m
+    Zw = Zg + view.s_m
     fpx = np.broadcast_to(Z / f, X.shape)
     fpz = np.broadcast_to(Z * Z / (f * h), X.shape)
+    # Only the ground in front of the facades and the far end can be seen.
+    far_x = max(st.facade_m(-1), st.facade_m(1)) + 0.5
+    vis = ((np.abs(X) <= far_x) | _in_cross(Zw, view)) & (Zg < view.end_m + 1)
+    X, Zw, fpx, fpz = X[vis], Zw[vis], fpx[vis], fpz[vis]
     ground = _ground_albedo(st, view, tex, X, Zw, fpx, fpz)
     if weather.sunny:
         table = st.buildings[0 if sun_side < 0 else 1]
@@ -1720,10 +1764,10 @@ def _render_street(
         soft = np.clip((sun_side * X - edge) / np.maximum(fpx * 2, 0.05), -0.5, 0.5) + 0.5
         shade = np.where(cross, 0.0, soft)
         light = (1 - shade)[..., None] * sun_rgb * math.sin(el) * 1.6 + amb
-        sunlit[y0:] = 1 - shade
+        sunlit[y0:][vis] = 1 - shade
     else:
-        light = np.broadcast_to(amb * 1.0, (*X.shape, 3))
-    img[y0:] = ground * light
+        light = amb
+    img[y0:][vis] = ground * light
     depth[y0:] = Zg
 
     # Facades: one plane each side at X = +-facade (set back where a street crosses), and a
@@ -1886,6 +1930,162 @@ def _street_light_for(
     )
 
 
+_CAR_COLOURS = np.float32(
+    [
+        (0.75, 0.76, 0.78),
+        (0.12, 0.12, 0.13),
+        (0.9, 0.9, 0.9),
+        (0.35, 0.37, 0.4),
+        (0.55, 0.08, 0.08),
+        (0.1, 0.18, 0.38),
+        (0.45, 0.47, 0.5),
+        (0.6, 0.6, 0.62),
+    ]
+)
+
+
+def _draw_cars(
+    img: np.ndarray, cam: _Camera, st: _StreetStyle, view: _View, weather: _Weather
+) -> list[tuple[float, float, float, float, float]]:
+    """Cars parked along the left kerb (one every 6 m slot, most slots taken), far to near.
+
+    Returns their screen boxes ``(x0, y0, x1, y1, z_near)`` so litter is not drawn behind them.
+    """
+    f, h = cam.f_px, cam.height_m
+    x_right = -st.road_half_m + 1.95  # the car's side that faces the camera
+    slot = 6.2
+    first = math.floor((view.s_m + 3.0) / slot)
+    layer = Image.new("RGBA", (cam.width, cam.height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    boxes = []
+    ambient = np.asarray(weather.ambient_rgb, np.float32)
+    sun = np.asarray(weather.sun_rgb, np.float32) * (0.9 if weather.sunny else 0.0)
+
+    def proj(x: float, y: float, z: float) -> tuple[float, float]:
+        return cam.cx + f * (x - st.camera_x_m) / z, cam.horizon + f * (h - y) / z
+
+    def rgba(c: np.ndarray) -> tuple[int, int, int, int]:
+        r, g, b = (int(v) for v in np.clip(c * 255, 0, 255))
+        return r, g, b, 255
+
+    for k in range(first + 24, first - 1, -1):
+        key = _seed_of("car", st.seed, k)
+        if key % 100 < 30 or any(abs(k * slot - (view.s_m + c)) < 12 for c in view.cross_m):
+            continue
+        length = 4.2 + (key % 7) * 0.1
+        z0 = k * slot + (key % 5) * 0.1 - view.s_m
+        z1 = z0 + length
+        if z0 < 2.0 or z1 > view.end_m - 8:
+            continue
+        body = _CAR_COLOURS[key % len(_CAR_COLOURS)]
+        xl, xr = x_right - 1.8, x_right
+        lit_side = ambient * 0.9 + sun * 0.4
+        lit_back = ambient * 1.0 + sun * 0.3
+        lit_top = ambient * 1.15 + sun * 0.6
+        glass = np.float32([0.06, 0.07, 0.09]) + 0.12 * np.asarray(weather.sky_horizon, np.float32)
+        # Lower body: side (facing the camera's side of the road), back, top.
+        side = [proj(xr, 0.3, z0), proj(xr, 0.95, z0), proj(xr, 0.95, z1), proj(xr, 0.3, z1)]
+        back = [proj(xl, 0.3, z0), proj(xl, 0.95, z0), proj(xr, 0.95, z0), proj(xr, 0.3, z0)]
+        top = [proj(xl, 0.95, z0), proj(xl, 0.95, z1), proj(xr, 0.95, z1), proj(xr, 0.95, z0)]
+        draw.polygon(top, fill=rgba(body * lit_top))
+        draw.polygon(side, fill=rgba(body * lit_side))
+        draw.polygon(back, fill=rgba(body * lit_back))
+        # Shoulder-line reflection and the dark sill along the side.
+        draw.line(
+            [proj(xr, 0.88, z0 + 0.2), proj(xr, 0.88, z1 - 0.2)],
+            fill=rgba(body * lit_side * 1.35),
+            width=max(1, int(f * 0.04 / z0)),
+        )
+        draw.polygon(
+            [proj(xr, 0.3, z0), proj(xr, 0.4, z0), proj(xr, 0.4, z1), proj(xr, 0.3, z1)],
+            fill=rgba(body * lit_side * 0.5),
+        )
+        # Cabin: shorter and narrower, mostly glass.
+        c0, c1 = z0 + 0.7, z1 - 1.1
+        xi0, xi1 = xl + 0.12, xr - 0.12
+        cab_side = [
+            proj(xi1, 0.95, c0),
+            proj(xi1, 1.45, c0 + 0.35),
+            proj(xi1, 1.45, c1 - 0.3),
+            proj(xi1, 0.95, c1),
+        ]
+        cab_back = [
+            proj(xi0, 0.95, c0),
+            proj(xi0, 1.45, c0 + 0.35),
+            proj(xi1, 1.45, c0 + 0.35),
+            proj(xi1, 0.95, c0),
+        ]
+        roof = [
+            proj(xi0, 1.45, c0 + 0.35),
+            proj(xi0, 1.45, c1 - 0.3),
+            proj(xi1, 1.45, c1 - 0.3),
+            proj(xi1, 1.45, c0 + 0.35),
+        ]
+        draw.polygon(roof, fill=rgba(body * lit_top))
+        draw.polygon(cab_back, fill=rgba(glass))
+        draw.polygon(cab_side, fill=rgba(glass * 1.3))
+        pillar = max(1, int(f * 0.08 / z0))
+        draw.line(
+            [proj(xi1, 0.95, (c0 + c1) / 2), proj(xi1, 1.45, (c0 + c1) / 2)],
+            fill=rgba(body * lit_side),
+            width=pillar,
+        )
+        # Tail lights, plate, wheels.
+        for xa, xb in ((xl + 0.1, xl + 0.35), (xr - 0.35, xr - 0.1)):
+            draw.polygon(
+                [proj(xa, 0.75, z0), proj(xa, 0.9, z0), proj(xb, 0.9, z0), proj(xb, 0.75, z0)],
+                fill=(150, 20, 20, 255),
+            )
+        xm = (xl + xr) / 2
+        draw.polygon(
+            [
+                proj(xm - 0.26, 0.45, z0),
+                proj(xm - 0.26, 0.57, z0),
+                proj(xm + 0.26, 0.57, z0),
+                proj(xm + 0.26, 0.45, z0),
+            ],
+            fill=(215, 215, 210, 255),
+        )
+        for zw in (z0 + 0.8, z1 - 0.8):
+            pts = [
+                proj(xr + 0.01, 0.32 + 0.32 * math.sin(a), zw + 0.32 * math.cos(a))
+                for a in np.linspace(0, 2 * math.pi, 14)
+            ]
+            draw.polygon(pts, fill=(22, 22, 24, 255))
+        # Shadow under the car on the road.
+        under = [
+            proj(xl, 0.0, z0),
+            proj(xl, 0.0, z1),
+            proj(xr + 0.15, 0.0, z1),
+            proj(xr + 0.15, 0.0, z0),
+        ]
+        shadow = Image.new("L", (cam.width, cam.height), 0)
+        ImageDraw.Draw(shadow).polygon(under, fill=150)
+        pts = np.asarray(side + back + top + cab_side + roof)
+        box = (
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+            z0,
+        )
+        x0, y0, x1, y1 = (int(max(0, v)) for v in box[:4])
+        x1, y1 = min(x1 + 2, cam.width), min(y1 + 2, cam.height)
+        if x1 > x0 and y1 > y0:
+            sh = (
+                np.asarray(
+                    shadow.crop((x0, y0, x1, y1)).filter(ImageFilter.GaussianBlur(2)), np.float32
+                )
+                / 255
+            )
+            img[y0:y1, x0:x1] *= (1 - 0.7 * sh)[..., None]
+        boxes.append(box)
+    arr = np.asarray(layer, np.float32) / 255
+    a = arr[..., 3:4]
+    img[:] = img * (1 - a) + arr[..., :3] * a
+    return boxes
+
+
 def _render_frame(
     cam: _Camera,
     st: _StreetStyle,
@@ -1897,10 +2097,17 @@ def _render_frame(
 ) -> tuple[Image.Image, list[LitterBox]]:
     img, _depth, sunlit = _render_street(cam, st, view, weather, tex)
     _draw_poles(img, cam, st, view, weather.sunny)
+    cars = _draw_cars(img, cam, st, view, weather)
     boxes: list[LitterBox] = []
     for p in _place_litter(rng, cam, st, view, litter_mean):
         u = cam.cx + cam.f_px * (p.x_m - st.camera_x_m) / p.z_m
         v = cam.horizon + cam.f_px * cam.height_m / p.z_m
+        r = cam.f_px * p.obj.length_m / p.z_m
+        if any(
+            x0 - r < u < x1 + r and y0 - r < v < y1 + r and zc < p.z_m
+            for x0, y0, x1, y1, zc in cars
+        ):
+            continue  # it would lie behind a parked car
         row = min(max(int(v), 0), cam.height - 1)
         col = min(max(int(u), 0), cam.width - 1)
         light = _street_light_for(weather, view, cam, p.z_m, bool(sunlit[row, col] > 0.5))
@@ -2149,6 +2356,50 @@ def _prepare(out_dir: str | Path) -> tuple[Path, Path, Path]:
     return root, images, labels
 
 
+@dataclass(frozen=True)
+class _FrameJob:
+    """Everything one frame needs, small enough to send to another process."""
+
+    index: int
+    seed: int
+    cam: _Camera
+    style: _StreetStyle
+    view: _View
+    weather: _Weather
+    litter_mean: float
+    exif: bytes
+    jpeg_quality: int
+
+
+@functools.lru_cache(maxsize=4)
+def _textures(seed: int) -> _Textures:
+    return _Textures(_seed_of("textures", seed))
+
+
+def _render_job(job: _FrameJob) -> tuple[bytes, list[LitterBox]]:
+    rng = np.random.default_rng([job.seed, 1, job.index])
+    tex = _textures(job.seed)
+    image, boxes = _render_frame(
+        job.cam, job.style, job.view, job.weather, tex, rng, job.litter_mean
+    )
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=job.jpeg_quality, exif=job.exif)
+    return buf.getvalue(), boxes
+
+
+def _run_jobs(
+    jobs: list[_FrameJob], workers: int | None
+) -> Iterator[tuple[bytes, list[LitterBox]]]:
+    """Render the frames in order, on a few threads (numpy and Pillow release the GIL)."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    if workers <= 1 or len(jobs) < 2:
+        yield from map(_render_job, jobs)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="wastemap-simulate") as pool:
+        yield from pool.map(_render_job, jobs)
+
+
 # --------------------------------------------------------------------------------------------
 # Public API
 
@@ -2164,6 +2415,7 @@ def build_sample_survey(
     graph: nx.MultiDiGraph | None = None,
     litter_per_frame: float = 1.8,
     jpeg_quality: int = 90,
+    workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SampleSurvey:
     """Render a SIMULATED survey drive through central Helsinki with litter ground truth.
@@ -2190,6 +2442,9 @@ def build_sample_survey(
         Mean number of litter objects placed in a frame (Poisson).
     jpeg_quality : int
         JPEG quality, 1-95.
+    workers : int, optional
+        Threads rendering frames at once (numpy and Pillow release the GIL). Default: the CPU
+        count, at most 4. The files do not depend on it.
     progress : callable, optional
         Called as ``progress(frames_done, frames)`` after each frame.
 
@@ -2219,22 +2474,17 @@ def build_sample_survey(
     distances = offset_m + spacing_m * np.arange(frames, dtype=float)
     lons, lats, headings, edge_idx = _sample_route(route, distances)
     weather = _Weather.draw(survey_rng)
-    tex = _Textures(_seed_of("textures", seed))
     cam = _Camera.for_size(size)
     styles: dict[int, _StreetStyle] = {}
     when = start
-    out: list[SurveyFrame] = []
+    jobs: list[_FrameJob] = []
+    meta: list[tuple[datetime, str | None]] = []
     for i in range(frames):
-        e = int(edge_idx[i])
-        data = route.edges[e]
+        data = route.edges[int(edge_idx[i])]
         style = styles.setdefault(id(data), _street_style(data, seed))
         if i > 0:
             speed = _speed_kmh(route.edges[int(edge_idx[i - 1])], seed)
             when = when + timedelta(milliseconds=round(spacing_m / (speed / 3.6) * 1000))
-        view = _view_at(route, float(distances[i]), float(headings[i]))
-        rng = np.random.default_rng([seed, 1, i])
-        image, boxes = _render_frame(cam, style, view, weather, tex, rng, litter_per_frame)
-        name = f"frame_{i:04d}"
         street = _street_name(data)
         description = (
             f"SIMULATED WasteMap sample survey frame {i + 1} of {frames}"
@@ -2250,18 +2500,28 @@ def build_sample_survey(
             heading_deg=float(headings[i]),
             speed_kmh=_speed_kmh(data, seed),
         )
+        view = _view_at(route, float(distances[i]), float(headings[i]))
+        jobs.append(
+            _FrameJob(
+                i, seed, cam, style, view, weather, litter_per_frame, exif.tobytes(), jpeg_quality
+            )
+        )
+        meta.append((when, street))
+    out: list[SurveyFrame] = []
+    for i, (jpeg, boxes) in enumerate(_run_jobs(jobs, workers)):
+        name = f"frame_{i:04d}"
         path = images_dir / f"{name}.jpg"
-        image.save(path, "JPEG", quality=jpeg_quality, exif=exif)
+        path.write_bytes(jpeg)
         _write_yolo_labels(labels_dir / f"{name}.txt", boxes, size)
         out.append(
             SurveyFrame(
                 file=path,
                 lat=float(lats[i]),
                 lon=float(lons[i]),
-                captured_at=when,
+                captured_at=meta[i][0],
                 heading_deg=float(headings[i]),
                 distance_m=float(distances[i]),
-                street=street,
+                street=meta[i][1],
                 boxes=tuple(boxes),
             )
         )
