@@ -82,7 +82,9 @@ def detection_conditions(filt: MapFilter) -> list[Any]:
         conditions.append(Detection.review_status.in_(list(filt.review_statuses)))
     if filt.label_contains:
         conditions.append(
-            effective_label.lower().contains(filt.label_contains.strip().lower(), autoescape=True)
+            sa.func.lower(effective_label).contains(
+                filt.label_contains.strip().lower(), autoescape=True
+            )
         )
     return conditions
 

@@ -236,24 +236,19 @@ def render() -> None:
     clicked = _clicked_detection(out, filt)
 
     st.subheader("Detection")
-    ids = [int(i) for i in points["detection_id"]]
-    labels = {int(r["detection_id"]): _point_label(r) for _, r in points.iterrows()}
+    labels = [_point_label(r) for _, r in points.iterrows()]
     if clicked is not None:
-        if clicked not in labels:
-            labels[clicked] = f"#{clicked} (clicked on the map)"
-        st.session_state[PICK_KEY] = clicked
+        clicked_label = next(
+            (label for label in labels if label.startswith(f"#{clicked} ")),
+            f"#{clicked} · clicked on the map",
+        )
+        st.session_state[PICK_KEY] = clicked_label
     picked = st.session_state.get(PICK_KEY)
-    if picked is not None and picked not in ids:
-        ids = [picked, *ids]
-        labels.setdefault(picked, f"#{picked}")
-    choice = st.selectbox(
-        "Click a point on the map, or pick a detection",
-        ids,
-        format_func=lambda i: labels.get(i, f"#{i}"),
-        key=PICK_KEY,
-    )
+    if picked is not None and picked not in labels:
+        labels = [picked, *labels]
+    choice = st.selectbox("Click a point on the map, or pick a detection", labels, key=PICK_KEY)
     if choice is not None:
-        show_detection(int(choice))
+        show_detection(int(choice.split(" ", 1)[0].lstrip("#")))
 
     with st.expander("Share this map"):
         st.write(

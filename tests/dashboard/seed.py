@@ -61,10 +61,14 @@ def _position(rng: np.random.Generator, hotspot: bool) -> tuple[float, float]:
     return a_lat + t * (b_lat - a_lat), a_lon + t * (b_lon - a_lon)
 
 
-def _photo(path: Path, boxes: list[tuple[float, float, float, float]], orientation: int) -> None:
-    """A street-ish picture with coloured blobs where the boxes are (as displayed)."""
-    image = Image.new("RGB", SIZE, (150, 160, 170))
+def _photo(
+    path: Path, boxes: list[tuple[float, float, float, float]], orientation: int, shade: int
+) -> None:
+    """A street-ish picture with pale blobs where the boxes are (as displayed); ``shade`` makes
+    every photo's content, and so its sha256, distinct."""
+    image = Image.new("RGB", SIZE, (150, 160 + shade % 60, 170))
     draw = ImageDraw.Draw(image)
+    draw.text((8, 8), path.stem, fill=(40, 40, 40))
     draw.rectangle((0, SIZE[1] * 0.55, SIZE[0], SIZE[1]), fill=(90, 92, 96))
     draw.rectangle((0, 0, SIZE[0], SIZE[1] * 0.2), fill=(185, 205, 230))
     for x1, y1, x2, y2 in boxes:
@@ -103,7 +107,7 @@ def seed(engine: Engine, photo_dir: Path, *, n_images: int = 48, seed: int = 7) 
                     boxes.append((x1, y1, x1 + w, y1 + h))
                 orientation = 6 if i % 5 == 0 else 1
                 path = photo_dir / f"s{s}_frame_{i:04d}.jpg"
-                _photo(path, boxes, orientation)
+                _photo(path, boxes, orientation, shade=s * 1000 + i)
                 sha = hashlib.sha256(path.read_bytes()).hexdigest()
                 row = {
                     "sha256": sha,

@@ -1,0 +1,251 @@
+"""Page logic with Streamlit's AppTest (the app runs in this process, no browser)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from db.engine import transaction
+from db.schema import Detection
+from db.users import AuthenticatedUser
+from tests.dashboard.seed import PASSWORD
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+TIMEOUT_S = 120
+
+
+@pytest.fixture
+def app_env(db_url: str, seeded, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The dashboard pointed at the seeded test database, with empty caches."""
+    monkeypatch.setenv("WASTEMAP_DATABASE_URL", db_url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return db_url
+
+
+def _user_id(db_url: str, username: str) -> int:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        found = conn.scalar(sa.text("SELECT id FROM users WHERE username = :u"), {"u": username})
+    engine.dispose()
+    return int(found)
+
+
+def app_as(db_url: str, role: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    if role is not None:
+        at.session_state["auth_user"] = AuthenticatedUser(
+            id=_user_id(db_url, role), username=role, role=role
+        )
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [
+        e.value for e in (*at.markdown, *at.info, *at.warning, *at.error, *at.success, *at.caption)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_login_refuses_a_wrong_password_and_accepts_the_right_one(app_env: str) -> None:
+    at = app_as(app_env, None).run()
+    assert not at.exception
+    assert at.title[0].value == "WasteMap"
+    assert not any(m.label == "Detections" for m in at.metric)  # no data before logging in
+    at.text_input(key="login_username").input("reviewer")
+    at.text_input(key="login_password").input("not-the-password")
+    at.button[0].click().run()
+    assert "Wrong username or password." in [e.value for e in at.error]
+    assert "auth_user" not in at.session_state
+    at.text_input(key="login_username").input("reviewer")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["auth_user"].role == "reviewer"
+    assert _metric(at, "Detections") != "0"
+
+
+def test_map_filters_change_what_is_shown(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    assert not at.exception, at.exception
+    everything = int(_metric(at, "Detections").replace(",", ""))
+    assert everything > 0
+    at.sidebar.multiselect(key="filters_categories").set_value(["plastic"]).run()
+    plastic = int(_metric(at, "Detections").replace(",", ""))
+    assert 0 < plastic < everything
+    at.sidebar.radio(key="filters_recyclable").set_value("not recyclable").run()
+    assert _metric(at, "Detections") == "0"  # plastic is recyclable
+    assert "No detections match these filters" in _texts(at)
+    at.sidebar.multiselect(key="filters_categories").set_value([]).run()
+    at.sidebar.slider(key="filters_min_score").set_value(0.95).run()
+    assert int(_metric(at, "Detections").replace(",", "")) < everything
+    assert not at.exception
+
+
+def test_map_shows_the_photo_of_a_detection(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    picker = at.selectbox(key="map_pick")
+    assert picker.options  # the detections shown as points
+    picker.select_index(1).run()
+    assert not at.exception
+    assert at.image, "the detection's photo is shown"
+    assert any(".jpg**" in str(m.value) for m in at.markdown)  # its file name
+    chosen = int(picker.value.split(" ", 1)[0].lstrip("#"))
+    assert chosen in set(at.dataframe[-1].value["detection_id"])
+
+
+def test_viewer_cannot_review(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    assert "app_pages/review.py" not in str(at.main)  # not in the navigation
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/review.py")
+    # and the page refuses a viewer even when run directly
+    page = AppTest.from_file(
+        str(Path(APP).parent / "app_pages" / "review.py"), default_timeout=TIMEOUT_S
+    )
+    page.session_state["auth_user"] = AuthenticatedUser(id=1, username="viewer", role="viewer")
+    page.run()
+    assert "needs the reviewer role" in _texts(page)
+    assert not [b for b in at.button if b.key and b.key.startswith("review_accept_")]
+
+
+def test_reviewer_accepts_and_relabels(app_env: str) -> None:
+    at = app_as(app_env, "reviewer").run()
+    at.switch_page("app_pages/review.py").run()
+    assert not at.exception, at.exception
+    accept = next(b for b in at.button if b.key and b.key.startswith("review_accept_"))
+    first = int(accept.key.rsplit("_", 1)[1])
+    accept.click().run()
+    assert not at.exception
+    nxt = next(b for b in at.button if b.key and b.key.startswith("review_accept_"))
+    second = int(nxt.key.rsplit("_", 1)[1])
+    assert second != first
+    at.selectbox(key=f"review_label_{second}").set_value("syringe").run()
+    at.button(key=f"review_relabel_{second}").click().run()
+    assert not at.exception
+    engine = sa.create_engine(app_env)
+    with transaction(engine) as s:
+        a, b = s.get(Detection, first), s.get(Detection, second)
+        assert a is not None and (a.review_status, a.reviewed_by) == ("accepted", "reviewer")
+        assert b is not None and (b.review_status, b.reviewed_category) == (
+            "relabelled",
+            "hazardous",
+        )
+    engine.dispose()
+
+
+def test_patterns_page(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    at.switch_page("app_pages/patterns.py").run()
+    assert not at.exception, at.exception
+    labels = {m.label for m in at.metric}
+    assert {"Hot spots", "Cold spots", "Hexagons tested", "Detections before"} <= labels
+    assert int(_metric(at, "Hexagons tested")) > 0
+    assert len(at.dataframe) >= 4
+
+
+def test_ingestion_page(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    at.switch_page("app_pages/ingestion.py").run()
+    assert not at.exception, at.exception
+    assert _metric(at, "Version") == "test-detector-1"
+    assert "No file is waiting in quarantine." in _texts(at)
+
+
+def test_admin_adds_a_user(app_env: str) -> None:
+    at = app_as(app_env, "admin").run()
+    at.switch_page("app_pages/users.py").run()
+    assert not at.exception, at.exception
+    at.text_input(key="users_new_name").input("planner")
+    at.text_input(key="users_new_password").input("planner-password")
+    at.selectbox(key="users_new_role").set_value("viewer")
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert "Added planner (viewer)." in [s.value for s in at.success]
+
+
+def test_reviewer_cannot_manage_users(app_env: str) -> None:
+    at = app_as(app_env, "reviewer").run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/users.py")
+    page = AppTest.from_file(
+        str(Path(APP).parent / "app_pages" / "users.py"), default_timeout=TIMEOUT_S
+    )
+    page.session_state["auth_user"] = AuthenticatedUser(id=2, username="reviewer", role="reviewer")
+    page.run()
+    assert "needs the admin role" in _texts(page)
+
+
+@dataclass
+class FakeDetection:
+    box: tuple[float, float, float, float]
+    label: str
+    category: str
+    score: float
+
+
+class FakeDetector:
+    """Stands in for models.inference.Detector: one confident and one weak box per image."""
+
+    def detect_images(self, images: list[Image.Image]) -> list[list[FakeDetection]]:
+        return [
+            [
+                FakeDetection((10, 10, 60, 50), "plastic-bottle", "plastic", 0.91),
+                FakeDetection((70, 20, 90, 40), "can", "metal", 0.2),
+            ]
+            for _ in images
+        ]
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 80), (90, 90, 90)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_detect_page_boxes_and_table(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.views import detect
+
+    monkeypatch.setattr(detect, "load_detector", lambda path, device: FakeDetector())
+    at = app_as(app_env, "viewer").run()
+    at.switch_page("app_pages/detect.py").run()
+    assert not at.exception, at.exception
+    if not hasattr(at, "file_uploader"):
+        pytest.skip("this Streamlit's AppTest cannot upload files")
+    at.file_uploader(key="detect_uploads").upload("street.jpg", _jpeg(), "image/jpeg").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["label"]) == ["plastic-bottle"]  # the weak box is below the 0.5 slider
+    at.slider(key="detect_min_score").set_value(0.1).run()
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_detect_page_without_a_model(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.views import detect
+
+    def missing(path: str | None, device: str) -> None:
+        raise detect.DetectorUnavailableError("no trained detector is available")
+
+    monkeypatch.setattr(detect, "load_detector", missing)
+    at = app_as(app_env, "viewer").run()
+    at.switch_page("app_pages/detect.py").run()
+    assert not at.exception
+    assert "The detector is not available" in _texts(at)
+
+
+def test_frames_detections_from_the_detector_contract() -> None:
+    from dashboard.views.detect import detections_frame
+
+    frame = detections_frame(FakeDetector().detect_images([Image.new("RGB", (4, 4))])[0])
+    assert list(frame.columns[:3]) == ["label", "category", "score"]
+    assert frame.loc[0, "width_px"] == 50
