@@ -87,11 +87,17 @@ def _jpeg(exif: Image.Exif, size: tuple[int, int] = (40, 30)) -> bytes:
     ("lat_value", "lon_value", "expected"),
     [
         # degrees, minutes, seconds
-        ((Fraction(60), Fraction(10), Fraction(30)), (Fraction(24), Fraction(56), Fraction(15)),
-         (60.175, 24.9375)),
+        (
+            (Fraction(60), Fraction(10), Fraction(30)),
+            (Fraction(24), Fraction(56), Fraction(15)),
+            (60.175, 24.9375),
+        ),
         # degrees and decimal minutes, zero seconds (the Kodak form)
-        ((Fraction(60), Fraction(21, 2), Fraction(0)), (Fraction(24), Fraction(225, 4), Fraction(0)),
-         (60.175, 24.9375)),
+        (
+            (Fraction(60), Fraction(21, 2), Fraction(0)),
+            (Fraction(24), Fraction(225, 4), Fraction(0)),
+            (60.175, 24.9375),
+        ),
         # decimal degrees alone
         ((Fraction(60175, 1000),), (Fraction(249375, 10000),), (60.175, 24.9375)),
         # degrees and decimal minutes as two values
@@ -99,32 +105,46 @@ def _jpeg(exif: Image.Exif, size: tuple[int, int] = (40, 30)) -> bytes:
     ],
 )
 def test_gps_rational_forms(lat_value, lon_value, expected) -> None:
-    exif = make_exif(gps_override={
-        GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: lat_value,
-        GPS.GPSLongitudeRef: "E", GPS.GPSLongitude: lon_value,
-    })
+    exif = make_exif(
+        gps_override={
+            GPS.GPSLatitudeRef: "N",
+            GPS.GPSLatitude: lat_value,
+            GPS.GPSLongitudeRef: "E",
+            GPS.GPSLongitude: lon_value,
+        }
+    )
     meta = read_metadata(_jpeg(exif))
     assert meta.latitude == pytest.approx(expected[0], abs=1e-9)
     assert meta.longitude == pytest.approx(expected[1], abs=1e-9)
 
 
-@pytest.mark.parametrize(("lat_ref", "lon_ref", "signs"),
-                         [("S", "W", (-1, -1)), ("N", "W", (1, -1)), ("s", "e", (-1, 1))])
+@pytest.mark.parametrize(
+    ("lat_ref", "lon_ref", "signs"),
+    [("S", "W", (-1, -1)), ("N", "W", (1, -1)), ("s", "e", (-1, 1))],
+)
 def test_gps_refs(lat_ref: str, lon_ref: str, signs: tuple[int, int]) -> None:
-    exif = make_exif(gps_override={
-        GPS.GPSLatitudeRef: lat_ref, GPS.GPSLatitude: (Fraction(33), Fraction(52), Fraction(0)),
-        GPS.GPSLongitudeRef: lon_ref, GPS.GPSLongitude: (Fraction(151), Fraction(12), Fraction(0)),
-    })
+    exif = make_exif(
+        gps_override={
+            GPS.GPSLatitudeRef: lat_ref,
+            GPS.GPSLatitude: (Fraction(33), Fraction(52), Fraction(0)),
+            GPS.GPSLongitudeRef: lon_ref,
+            GPS.GPSLongitude: (Fraction(151), Fraction(12), Fraction(0)),
+        }
+    )
     meta = read_metadata(_jpeg(exif))
     assert meta.latitude == pytest.approx(signs[0] * (33 + 52 / 60))
     assert meta.longitude == pytest.approx(signs[1] * (151 + 12 / 60))
 
 
 def test_zero_denominator_is_a_bad_geotag() -> None:
-    exif = make_exif(gps_override={
-        GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (Fraction(60), Fraction(10), Fraction(30)),
-        GPS.GPSLongitudeRef: "E", GPS.GPSLongitude: (IFDRational(24, 1), IFDRational(56, 0), IFDRational(15, 1)),
-    })
+    exif = make_exif(
+        gps_override={
+            GPS.GPSLatitudeRef: "N",
+            GPS.GPSLatitude: (Fraction(60), Fraction(10), Fraction(30)),
+            GPS.GPSLongitudeRef: "E",
+            GPS.GPSLongitude: (IFDRational(24, 1), IFDRational(56, 0), IFDRational(15, 1)),
+        }
+    )
     data = _jpeg(exif)
     with pytest.raises(BadGeotagError):
         read_metadata(data)

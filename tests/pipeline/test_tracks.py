@@ -27,9 +27,15 @@ def write_gpx(path: Path, points: list[tuple[dt.datetime, float, float]]) -> Pat
 
 
 def test_gpx_interpolates_linearly(tmp_path: Path) -> None:
-    track = read_track(write_gpx(tmp_path / "t.gpx", [
-        (T0, 60.0, 24.0), (T0 + dt.timedelta(seconds=10), 60.001, 24.002),
-    ]))
+    track = read_track(
+        write_gpx(
+            tmp_path / "t.gpx",
+            [
+                (T0, 60.0, 24.0),
+                (T0 + dt.timedelta(seconds=10), 60.001, 24.002),
+            ],
+        )
+    )
     fix = track.locate(T0 + dt.timedelta(seconds=2.5), max_gap_s=60)
     assert isinstance(fix, TrackFix)
     assert fix.latitude == pytest.approx(60.00025, abs=1e-12)
@@ -51,10 +57,16 @@ def test_csv_with_offsets(tmp_path: Path) -> None:
 
 
 def test_gap_and_outside_are_refused(tmp_path: Path) -> None:
-    track = read_track(write_gpx(tmp_path / "t.gpx", [
-        (T0, 60.0, 24.0), (T0 + dt.timedelta(seconds=10), 60.001, 24.0),
-        (T0 + dt.timedelta(seconds=400), 60.01, 24.0),
-    ]))
+    track = read_track(
+        write_gpx(
+            tmp_path / "t.gpx",
+            [
+                (T0, 60.0, 24.0),
+                (T0 + dt.timedelta(seconds=10), 60.001, 24.0),
+                (T0 + dt.timedelta(seconds=400), 60.01, 24.0),
+            ],
+        )
+    )
     gap = track.locate(T0 + dt.timedelta(seconds=100), max_gap_s=60)
     assert isinstance(gap, str) and "390 s gap" in gap
     before = track.locate(T0 - dt.timedelta(seconds=1), max_gap_s=60)
