@@ -20,3 +20,12 @@ class InvalidCoordinatesError(ValueError):
 
 class ExportError(ValueError):
     """Data cannot be written in the requested file format."""
+
+
+class SiteParameterError(ValueError):
+    """A litter-site setting (distance, score, clearing rule) or input frame is unusable."""
+
+
+class InfeasibleRouteError(ValueError):
+    """A route planning request that no plan can meet (no vehicle, no capacity, a depot off the
+    road network, no site that any vehicle could serve)."""

@@ -242,3 +242,58 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+
+
+class Site(Base):
+    """A litter site: the sightings (detections) of the same litter, in several frames or
+    surveys, as one place on the map (see ``analytics/sites.py``). ``status`` is ``active``
+    until a later survey passes the place without seeing it (``cleared``, with when and which
+    survey). Position, H3 cells and counts are recomputed from the sightings whenever new ones
+    join."""
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        sa.CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        sa.CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        sa.Index(None, "status", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")  # active | cleared
+    category_group: Mapped[str] = mapped_column(sa.String(30))
+    category: Mapped[str] = mapped_column(sa.String(30), index=True)
+    categories: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    category_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    latitude: Mapped[float] = mapped_column(sa.Float(precision=53))
+    longitude: Mapped[float] = mapped_column(sa.Float(precision=53))
+    geom: Mapped[str | None] = _geom()
+    h3_r8: Mapped[str] = mapped_column(sa.String(16), index=True)
+    h3_r9: Mapped[str] = mapped_column(sa.String(16), index=True)
+    h3_r10: Mapped[str] = mapped_column(sa.String(16), index=True)
+    radius_m: Mapped[float] = mapped_column(default=0.0)
+    first_seen_at: Mapped[dt.datetime | None]
+    last_seen_at: Mapped[dt.datetime | None]
+    sightings: Mapped[int] = mapped_column(default=0)
+    detections: Mapped[int] = mapped_column(default=0)
+    surveys: Mapped[int] = mapped_column(default=0)
+    objects: Mapped[int] = mapped_column(default=0)
+    estimated_amount_l: Mapped[float] = mapped_column(default=0.0)
+    hazardous: Mapped[bool] = mapped_column(default=False)
+    max_score: Mapped[float] = mapped_column(default=0.0)
+    cleared_at: Mapped[dt.datetime | None]
+    cleared_by_survey_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SiteDetection(Base):
+    """Which site a detection is a sighting of (each detection belongs to at most one)."""
+
+    __tablename__ = "site_detections"
+
+    detection_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("detections.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"), index=True)

