@@ -1575,7 +1575,8 @@ def _ground_albedo(st: _StreetStyle, view: _View, tex: _Textures, X, Zw, fpx, fp
     # Crack sealant: thin dark lines along an iso-line of the large-scale noise.
     line_w = 0.025 + fp * 1.5
     tar = np.clip(1 - np.abs(large - 0.35) / line_w, 0, 1) * np.minimum(1.0, 0.05 / (fp + 0.02))
-    asphalt = asphalt * (1 - 0.45 * tar)
+    tar = tar * (_value_noise(X / 7.0, Zw / 7.0, st.seed) > 0.55)  # here and there, not everywhere
+    asphalt = asphalt * (1 - 0.4 * tar)
     # Manhole covers in the driving lane, every few tens of metres.
     period = 41.0 + st.seed % 17
     zc = np.round((Zw - st.seed % 23) / period) * period + st.seed % 23
@@ -1818,9 +1819,10 @@ def _render_street(
     img[:bottom] = np.where(show[..., None], colour, img[:bottom])
     depth[:bottom] = np.where(show, Zf[None, :], depth[:bottom])
     # Aerial perspective: far things fade towards the horizon sky.
-    haze = np.where(np.isfinite(depth), 1 - np.exp(-depth / 600.0), 0.0)[..., None]
-    img = img * (1 - haze) + np.asarray(weather.sky_horizon, np.float32) * haze
-    return img.astype(np.float32), depth, sunlit
+    far = np.nonzero(np.isfinite(depth) & (depth > 15.0))  # nearer, the haze is under 3 %
+    haze = (1 - np.exp(-depth[far] / 600.0))[:, None]
+    img[far] = img[far] * (1 - haze) + np.asarray(weather.sky_horizon, np.float32) * haze
+    return img, depth, sunlit
 
 
 def _draw_poles(img: np.ndarray, cam: _Camera, st: _StreetStyle, view: _View, sunny: bool) -> None:
@@ -1894,7 +1896,7 @@ def _place_litter(
                 x = side * (R + 0.4 + rng.uniform(0.0, max(st.sidewalk_m[side > 0] - 1.2, 0.2)))
             else:  # on the road
                 x = rng.uniform(-R + 2.0, R - 2.0)
-            z = float(rng.uniform(4.5, 12.0))
+            z = 4.5 + 8.0 * float(rng.random()) ** 1.6  # more often near: litter is small
             if z > view.end_m - 10:
                 continue
             u = cam.cx + cam.f_px * (x - st.camera_x_m) / z
