@@ -2,7 +2,8 @@
 
 Each group of commands lives in its own module beside this one and registers itself here:
 ``cli_db`` (db upgrade/downgrade/current), ``cli_ingest`` (ingest, export), ``cli_batches``
-(batches, worker, beat), ``cli_detector`` (train, eval, detect) and ``demo``. Commands that read
+(batches, worker, beat), ``cli_detector`` (train, eval, detect), ``cli_survey`` (survey
+simulate) and ``demo``. Commands that read
 or write the database check first that it is at the latest migration and say how to fix it.
 """
 
@@ -20,9 +21,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from pipeline import cli_batches, cli_db, cli_detector, cli_ingest, demo
+    from pipeline import cli_batches, cli_db, cli_detector, cli_ingest, cli_survey, demo
 
-    for module in (cli_db, cli_ingest, cli_batches, cli_detector, demo):
+    for module in (cli_db, cli_ingest, cli_batches, cli_detector, cli_survey, demo):
         module.register(app)
 
 
