@@ -329,6 +329,13 @@ def _tree_metres(pred: np.ndarray, graph: _Graph) -> np.ndarray:
         anc[rows, cols] = new_anc
 
 
+#: Ways to leave (and to reach) a point on an edge: along it either way, or from the node it
+#: sits on.
+_WAYS = 3
+#: A point this close to a node (metres) is at the node.
+_AT_NODE_M = 0.5
+
+
 @dataclass
 class _Anchor:
     """A point snapped onto an edge, and the ways to leave it and reach it."""
@@ -337,7 +344,7 @@ class _Anchor:
     frac: float  # along the edge from u, by length
     frac_ll: float  # the same, along the lon/lat geometry
     geometry: LineString  # the edge's, u -> v (lon/lat)
-    exits: list[tuple[Any, float, float, str]]  # (node, seconds, metres, "fwd" | "rev")
+    exits: list[tuple[Any, float, float, str]]  # (node, seconds, metres, fwd|rev|here)
     entries: list[tuple[Any, float, float, str]]
 
 
@@ -383,6 +390,11 @@ class StreetLegs:
             t_rev, m_rev = reverse
             exits.append((u, f * t_rev, f * m_rev, "rev"))
             entries.append((v, (1 - f) * t_rev, (1 - f) * m_rev, "rev"))
+        # A point at a node leaves and is reached through that node's other streets too.
+        if f * m <= _AT_NODE_M:
+            exits.append((u, 0.0, 0.0, "here"))
+        if (1 - f) * m <= _AT_NODE_M:
+            entries.append((v, 0.0, 0.0, "here"))
         return _Anchor((u, v, key), f, f_ll, geometry, exits, entries)
 
     def _reverse_of(self, u: Any, v: Any, metres: float) -> tuple[float, float] | None:
@@ -395,7 +407,7 @@ class StreetLegs:
     def _matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         graph, anchors = self._graph, self._anchors
         n = len(anchors)
-        width = 2
+        width = _WAYS
         exit_node = np.full((n, width), -1, dtype=np.int64)
         exit_t = np.full((n, width), np.inf)
         exit_m = np.zeros((n, width))
@@ -484,7 +496,7 @@ class StreetLegs:
             c = int(self._choice[i, j])
             if i == j or c < 0:
                 continue
-            node = graph.pos[self._anchors[i].exits[c // 2][0]]
+            node = graph.pos[self._anchors[i].exits[c // _WAYS][0]]
             wanted.setdefault(node, []).append((n_leg, i, j))
         node_paths: dict[int, list[Any]] = {}
         sources = np.array(sorted(wanted), dtype=np.int64)
@@ -494,7 +506,7 @@ class StreetLegs:
             for r, source in enumerate(block):
                 for n_leg, i, j in wanted[int(source)]:
                     c = int(self._choice[i, j])
-                    target = graph.pos[self._anchors[j].entries[c % 2][0]]
+                    target = graph.pos[self._anchors[j].entries[c % _WAYS][0]]
                     node_paths[n_leg] = _walk_back(pred[r], int(source), target, graph.nodes)
         out = []
         for n_leg, (i, j) in enumerate(legs):
@@ -514,21 +526,21 @@ class StreetLegs:
             fb = b.frac_ll if b.edge[:2] == (u, v) else 1.0 - b.frac_ll
             part = substring(a.geometry, a.frac_ll, fb, normalized=True)
             return [], _line(_coords(part) or [start, _point_on(b)])
-        exit_kind = a.exits[c // 2][3]
-        entry_kind = b.entries[c % 2][3]
+        exit_kind = a.exits[c // _WAYS][3]
+        entry_kind = b.entries[c % _WAYS][3]
         coords: list[tuple[float, float]] = []
         # Leave i along its street: forward to v, or back to u.
-        coords += _coords(
-            substring(a.geometry, a.frac_ll, 1.0 if exit_kind == "fwd" else 0.0, normalized=True)
-        )
+        if exit_kind != "here":
+            end = 1.0 if exit_kind == "fwd" else 0.0
+            coords += _coords(substring(a.geometry, a.frac_ll, end, normalized=True))
         assert nodes is not None
         for u, v in itertools.pairwise(nodes):
             key = self._graph.best[(u, v)][0]
             coords += list(self.G.edges[u, v, key]["geometry"].coords)
         # Arrive at j along its street: from u forward, or from v backwards.
-        coords += _coords(
-            substring(b.geometry, 0.0 if entry_kind == "fwd" else 1.0, b.frac_ll, normalized=True)
-        )
+        if entry_kind != "here":
+            begin = 0.0 if entry_kind == "fwd" else 1.0
+            coords += _coords(substring(b.geometry, begin, b.frac_ll, normalized=True))
         return nodes, _line([start, *coords, _point_on(b)])
 
 
@@ -904,6 +916,7 @@ def plan_routes(
         tw_early_s=_minutes_column(sites, "tw_start_min", 0.0),
         tw_late_s=_minutes_column(sites, "tw_end_min", None),
     )
+    _check_windows(sites, request)
     reasons = _unservable(legs, sites, demand, request, max_snap_m)
     candidates = [i for i in range(len(sites)) if i not in reasons]
     if not candidates:
@@ -943,6 +956,19 @@ def _minutes_column(sites: pd.DataFrame, column: str, default: float | None) -> 
     if default is None:
         return np.where(values.isna(), np.nan, np.round(values * 60)).astype(float)
     return np.round(values.fillna(default).to_numpy() * 60).astype(float)
+
+
+def _check_windows(sites: pd.DataFrame, request: _Request) -> None:
+    if request.tw_early_s is None or request.tw_late_s is None:
+        return
+    bad = np.flatnonzero(request.tw_early_s > request.tw_late_s)  # NaN compares False
+    if len(bad):
+        i = int(bad[0])
+        raise InfeasibleRouteError(
+            f"site {sites['site'].iloc[i]}: its time window starts {request.tw_early_s[i] / 60:g}"
+            f" min into the shift but ends at {request.tw_late_s[i] / 60:g} min; give "
+            "tw_start_min <= tw_end_min"
+        )
 
 
 def _unservable(
@@ -1032,10 +1058,13 @@ def _solve_candidates(
             return None
         return np.concatenate([[depot_value], values[idx]])
 
-    late = with_depot(request.tw_late_s, np.nan)
-    if late is not None:
-        late = np.where(np.isnan(late), float(_INT_MAX), late)
-        late[0] = float(request.shift_s if request.shift_s is not None else _INT_MAX)
+    late = None
+    if request.tw_late_s is not None:
+        values = request.tw_late_s[idx]
+        late = np.full(len(idx) + 1, _INT_MAX, dtype=np.int64)
+        known = np.isfinite(values)
+        late[1:][known] = values[known].astype(np.int64)
+        late[0] = request.shift_s if request.shift_s is not None else _INT_MAX
     instance = VrpInstance(
         distance=distance,
         duration=duration,
@@ -1047,7 +1076,7 @@ def _solve_candidates(
         tw_early_s=None
         if request.tw_early_s is None
         else with_depot(request.tw_early_s, 0).astype(np.int64),
-        tw_late_s=None if late is None else np.minimum(late, float(_INT_MAX)).astype(np.int64),
+        tw_late_s=late,
         prize=np.concatenate([[0], weights * unit]).astype(np.int64),
         xy=np.column_stack(
             [legs.snap["snapped_lon"].to_numpy()[loc], legs.snap["snapped_lat"].to_numpy()[loc]]

@@ -43,7 +43,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from analytics.errors import SiteParameterError
+from analytics.errors import InvalidCoordinatesError, SiteParameterError
 
 __all__ = [
     "CATEGORY_VOLUME_L",
@@ -275,10 +275,9 @@ def _check_positions(frame: pd.DataFrame, what: str) -> None:
     bad = ~(np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        from analytics.errors import InvalidCoordinatesError
-
         raise InvalidCoordinatesError(
-            f"{what} row {i} has latitude={lat[i]!r}, longitude={lon[i]!r}: give WGS84 degrees "
+            f"{what} row {i} has latitude={float(lat[i])!r}, longitude={float(lon[i])!r}: give "
+            "WGS84 degrees "
             "(latitude in [-90, 90], longitude in [-180, 180])"
         )
 
