@@ -1,9 +1,350 @@
-"""``wastemap train | eval | detect`` (placeholder module, filled in by the detector work)."""
+"""``wastemap train | eval | detect``: the detector's commands (thin wrappers over ``models``)."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from models.errors import (
+    AnnotationError,
+    BackboneWeightsError,
+    CheckpointError,
+    DatasetLayoutError,
+    ModelNotFoundError,
+    UnknownCategoryError,
+    UnknownLabelError,
+    WeightsUnavailableError,
+)
+
+USER_ERRORS = (
+    AnnotationError,
+    BackboneWeightsError,
+    CheckpointError,
+    DatasetLayoutError,
+    ModelNotFoundError,
+    UnknownCategoryError,
+    UnknownLabelError,
+    WeightsUnavailableError,
+)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Dataset folder (or COCO json file).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="coco | yolo | voc")]
+ClassMapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--class-map", help="NAME=CATEGORY for labels the taxonomy table lacks; repeat."),
+]
+SkipBadOpt = Annotated[
+    bool, typer.Option("--skip-bad", help="Skip bad annotations with a warning instead of failing.")
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu | cuda")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+def _check_format(format: str) -> str:
+    from models.datasets import FORMATS
+
+    if format not in FORMATS:
+        raise typer.BadParameter(
+            f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    return format
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: give comma-separated pixel sizes, e.g. 576,608,640"
+        ) from None
+    if not sizes:
+        raise typer.BadParameter("give at least one size")
+    return sizes
+
+
+def train(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, metrics, log.")],
+    format: FormatOpt = "yolo",
+    epochs: Annotated[int, typer.Option(help="Epochs (with --resume: the new total).")] = 24,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue RUN_DIR/last.pt.")] = False,
+    device: DeviceOpt = "cpu",
+    val: Annotated[
+        Path | None, typer.Option("--val", help="Validation data (same format), scored each epoch.")
+    ] = None,
+    backbone: Annotated[
+        str, typer.Option(help="shufflenet_v2_x0_5_fpn | mobilenet_v3_large_fpn | resnet50_fpn")
+    ] = "shufflenet_v2_x0_5_fpn",
+    backbone_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--backbone-weights",
+            help="ShuffleNet: a Megvii-layout .pth (../shared/weights); torchvision: 'imagenet'.",
+        ),
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="'coco': torchvision's COCO detector (needs internet once).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML/JSON detector config (the five modules).")
+    ] = None,
+    input_size: Annotated[int, typer.Option(help="Shorter side at inference, px.")] = 640,
+    train_sizes: Annotated[
+        str | None, typer.Option(help="Comma-separated training sizes (multi-scale), px.")
+    ] = None,
+    fpn_channels: Annotated[int, typer.Option(help="FPN channels (ShuffleNet).")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 4,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 0.01,
+    optimizer: Annotated[str, typer.Option(help="sgd | adamw")] = "sgd",
+    warmup_iters: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 300,
+    repeat_factor: Annotated[
+        float, typer.Option(help="LVIS repeat-factor threshold for rare classes (0 = off).")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: all).")] = None,
+    max_images_per_epoch: Annotated[
+        int | None, typer.Option(help="Use only this many images per epoch (quick trials).")
+    ] = None,
+    class_map: ClassMapOpt = None,
+    skip_bad: SkipBadOpt = False,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Train the detector; checkpoint every epoch to RUN_DIR (last.pt resumable, best.pt)."""
+    from models.config import DetectorConfig
+    from models.datasets import read_dataset
+    from models.detector import default_config
+    from models.taxonomy import parse_class_map
+    from models.training import TrainConfig
+    from models.training import train as run_training
+
+    _check_format(format)
+    try:
+        mapping = parse_class_map(class_map or [])
+        train_index = read_dataset(data, format, skip_bad=skip_bad)
+        val_index = (
+            read_dataset(val, format, class_names=train_index.class_names, skip_bad=skip_bad)
+            if val is not None
+            else None
+        )
+        sizes = _sizes(train_sizes) if train_sizes else (input_size,)
+        if config is not None:
+            detector_config = DetectorConfig.from_dict(_read_config(config))
+            detector_config = detector_config.with_classes(train_index.class_names)
+        else:
+            detector_config = default_config(
+                train_index.class_names,
+                backbone=backbone,
+                train_sizes_px=sizes,
+                test_size_px=input_size,
+                fpn_channels=fpn_channels,
+            )
+        recipe = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            lr=lr,
+            warmup_iters=warmup_iters,
+            seed=seed,
+            num_workers=workers,
+            num_threads=threads,
+            device=device,
+            repeat_factor_threshold=repeat_factor,
+            max_images_per_epoch=max_images_per_epoch,
+        )
+        command = "wastemap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        result = run_training(
+            train_index,
+            out_dir=out,
+            config=detector_config,
+            recipe=recipe,
+            val_index=val_index,
+            weights=weights,
+            weights_backbone=backbone_weights,
+            class_map=mapping,
+            resume=resume,
+            progress=progress,
+            metadata={
+                "command": command,
+                "backbone_weights": Path(backbone_weights).name if backbone_weights else None,
+            },
+            on_epoch=lambda r: typer.echo(
+                json.dumps({k: v for k, v in r.items() if k != "per_class"}), err=True
+            ),
+        )
+    except (*USER_ERRORS, ValueError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"last checkpoint: {result.last}")
+    if result.best is not None:
+        typer.echo(f"best checkpoint: {result.best}")
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of the five modules' settings")
+    return data
+
+
+def evaluate(
+    data: DataOpt,
+    format: FormatOpt = "yolo",
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Checkpoint (default: the shipped model).")
+    ] = None,
+    class_map: ClassMapOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plots: Annotated[
+        Path | None, typer.Option("--plots", help="Write precision-recall curves (PNG) here.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 4,
+    score_threshold: Annotated[
+        float, typer.Option(help="Keep detections above this score (low = full PR curve).")
+    ] = 0.01,
+    skip_bad: SkipBadOpt = False,
+    device: DeviceOpt = "cpu",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+) -> None:
+    """Score a checkpoint on a dataset with COCO metrics (faster-coco-eval)."""
+    from models.datasets import DetectionDataset, read_dataset
+    from models.evaluation import evaluate_model, plot_pr_curves
+    from models.inference import Detector
+    from models.taxonomy import parse_class_map
+    from models.transforms import eval_transforms
+
+    _check_format(format)
+    try:
+        mapping = parse_class_map(class_map or [])
+        detector = Detector.load(model, device=device, num_threads=threads)
+        index = read_dataset(data, format, skip_bad=skip_bad)
+        result = evaluate_model(
+            detector.model,
+            DetectionDataset(index, eval_transforms()),
+            model_classes=detector.class_names,
+            class_map=mapping,
+            batch_size=batch_size,
+            device=device,
+            score_threshold=score_threshold,
+        )
+    except (*USER_ERRORS, ValueError) as exc:
+        raise _fail(exc) from exc
+    payload = {**result.to_dict(), "model": detector.model_version, "data": str(data)}
+    if plots is not None:
+        payload["plots"] = [str(p) for p in plot_pr_curves(result, plots)]
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    _print_eval(payload)
+
+
+def _print_eval(payload: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{payload['model']}[/] on {payload['data']}: {payload['num_images']} images, "
+        f"{payload['num_boxes']} boxes; mAP {payload['map']:.3f}, mAP@.5 {payload['map50']:.3f} "
+        f"({payload['level']} level)"
+    )
+    for key in ("per_class", "per_category"):
+        table = Table(key.replace("_", " "), "AP@.5")
+        for name, ap in payload[key].items():
+            table.add_row(name, "-" if ap is None else f"{ap:.3f}")
+        console.print(table)
+    for plot in payload.get("plots", []):
+        console.print(f"plot: {plot}")
+
+
+def detect(
+    images: Annotated[list[Path], typer.Argument(help="Image files.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Checkpoint (default: the shipped model).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write each image with its boxes drawn here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the detections as JSON.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Also draw anchors, proposals, what NMS kept and the final boxes."
+        ),
+    ] = False,
+    score_threshold: Annotated[
+        float | None, typer.Option(help="Override the model's score threshold.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 4,
+    device: DeviceOpt = "cpu",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+) -> None:
+    """Detect litter in images; draw the boxes and print JSON."""
+    from models.inference import Detector
+
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        raise _fail(FileNotFoundError(f"image not found: {', '.join(missing)}"))
+    try:
+        detector = Detector.load(model, device=device, num_threads=threads)
+        if score_threshold is not None:
+            detector = detector.with_score_threshold(score_threshold)
+        results = detector.detect_paths(images, batch_size=batch_size)
+    except (*USER_ERRORS, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    if explain and out is None:
+        raise _fail(ValueError("--explain needs --out DIR to write its drawings into"))
+    records = [
+        _detect_record(detector, path, detections, out=out, explain=explain)
+        for path, detections in zip(images, results, strict=True)
+    ]
+    if as_json:
+        typer.echo(json.dumps(records if len(records) != 1 else records[0], indent=2))
+        return
+    for record in records:
+        typer.echo(f"{record['image']}: {len(record['detections'])} detections")
+        for d in record["detections"]:
+            box = ", ".join(f"{v:.0f}" for v in d["box"])
+            typer.echo(f"  {d['label']:<10} {d['category']:<9} {d['score']:.2f}  [{box}]")
+        for key in ("drawn", "explain"):
+            if key in record:
+                typer.echo(f"  {key}: {record[key]}")
+
+
+def _detect_record(
+    detector: Any, path: Path, detections: list[Any], *, out: Path | None, explain: bool
+) -> dict[str, Any]:
+    from models.explain import draw_detections, explain_image
+
+    record: dict[str, Any] = {
+        "image": str(path),
+        "model": detector.model_version,
+        "detections": [d.to_dict() for d in detections],
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        record["drawn"] = str(
+            draw_detections(path, detections, out / f"{path.stem}.detections.png")
+        )
+        if explain:
+            record["explain"] = str(explain_image(detector, path, out / f"{path.stem}.explain.png"))
+    return record
 
 
 def register(app: typer.Typer) -> None:
     """Add the detector commands to ``app``."""
+    app.command("train")(train)
+    app.command("eval")(evaluate)
+    app.command("detect")(detect)

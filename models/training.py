@@ -1,0 +1,392 @@
+"""Training loop: seeded, checkpointed every epoch, resumable after a kill.
+
+``RUN_DIR/last.pt`` holds everything needed to resume (weights, optimizer, scheduler, epoch,
+history); ``RUN_DIR/best.pt`` the weights of the epoch with the best validation mAP@.5;
+``RUN_DIR/metrics.jsonl`` one line per epoch and ``RUN_DIR/train.log`` a readable log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.config import DetectorConfig
+from models.datasets import DatasetIndex, DetectionDataset, collate
+from models.detector import build_detector
+from models.evaluation import evaluate_model
+from models.taxonomy import category_for
+from models.transforms import AugmentConfig, eval_transforms, train_transforms
+
+LOG = logging.getLogger("wastemap.train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe (stored in every checkpoint)."""
+
+    epochs: int = 24
+    batch_size: int = 4
+    optimizer: str = "sgd"  # "sgd" (momentum) or "adamw"
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_iters: int = 300
+    min_lr_ratio: float = 0.02
+    grad_clip_norm: float = 10.0
+    seed: int = 0
+    num_workers: int = 0
+    num_threads: int | None = None
+    device: str = "cpu"
+    repeat_factor_threshold: float = 0.0
+    max_images_per_epoch: int | None = None
+    eval_score_threshold: float = 0.01
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in known and k != "augment"}
+        aug = AugmentConfig(**data.get("augment", {}))
+        return cls(**kwargs, augment=aug)
+
+
+class EpochSampler(Sampler[int]):
+    """Seeded shuffle per epoch; with repeat-factor sampling, rare classes are drawn more often.
+
+    Repeat factors follow LVIS: an image's factor is ``max(1, sqrt(t / f_c))`` over its classes
+    ``c``, ``f_c`` being the fraction of images holding ``c`` and ``t`` the threshold.
+    """
+
+    def __init__(
+        self, index: DatasetIndex, *, seed: int, threshold: float, limit: int | None
+    ) -> None:
+        self.seed = seed
+        self.epoch = 0
+        self.limit = limit
+        n = len(index.samples)
+        self.weights = torch.ones(n, dtype=torch.float64)
+        if threshold > 0 and n:
+            counts = torch.zeros(len(index.class_names), dtype=torch.float64)
+            for s in index.samples:
+                for c in set(s.classes):
+                    counts[c] += 1
+            freq = counts / n
+            for i, s in enumerate(index.samples):
+                factors = [max(1.0, math.sqrt(threshold / freq[c].item())) for c in set(s.classes)]
+                self.weights[i] = max(factors, default=1.0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.weights)
+        return min(n, self.limit) if self.limit else n
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        if bool((self.weights != 1).any()):
+            order = torch.multinomial(
+                self.weights, len(self), replacement=True, generator=generator
+            )
+        else:
+            order = torch.randperm(len(self.weights), generator=generator)[: len(self)]
+        return iter(order.tolist())
+
+
+def lr_factor(iteration: int, *, total: int, warmup: int, min_ratio: float) -> float:
+    """Linear warm-up from 0.001 over ``warmup`` iterations, then cosine decay to ``min_ratio``."""
+    if warmup and iteration < warmup:
+        return 0.001 + (1 - 0.001) * iteration / warmup
+    progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _optimizer(model: torch.nn.Module, recipe: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": recipe.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=recipe.lr)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}; choose sgd or adamw")
+
+
+def _setup_log(out_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(out_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    return handler
+
+
+@dataclass
+class TrainResult:
+    """Where the run's files are and what each epoch measured."""
+
+    out_dir: Path
+    last: Path
+    best: Path | None
+    history: list[dict[str, Any]]
+
+
+def train(
+    train_index: DatasetIndex,
+    *,
+    out_dir: str | Path,
+    config: DetectorConfig,
+    recipe: TrainConfig,
+    val_index: DatasetIndex | None = None,
+    weights: str | None = None,
+    weights_backbone: str | Path | None = None,
+    class_map: Mapping[str, str] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    metadata: Mapping[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train a detector on ``train_index``; see the module docstring for the files written.
+
+    With ``resume`` and an existing ``RUN_DIR/last.pt``, the run continues after the last
+    finished epoch with the checkpoint's config and recipe (only ``recipe.epochs`` may grow).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    handler = _setup_log(out)
+    try:
+        return _train(
+            train_index,
+            out,
+            config,
+            recipe,
+            val_index,
+            weights,
+            weights_backbone,
+            class_map,
+            resume,
+            progress,
+            dict(metadata or {}),
+            on_epoch,
+        )
+    finally:
+        LOG.removeHandler(handler)
+        handler.close()
+
+
+def _train(
+    train_index: DatasetIndex,
+    out: Path,
+    config: DetectorConfig,
+    recipe: TrainConfig,
+    val_index: DatasetIndex | None,
+    weights: str | None,
+    weights_backbone: str | Path | None,
+    class_map: Mapping[str, str] | None,
+    resume: bool,
+    progress: bool,
+    metadata: dict[str, Any],
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+) -> TrainResult:
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    state: dict[str, Any] | None = None
+    if resume and last_path.is_file():
+        state = load_checkpoint(last_path)
+        config = DetectorConfig.from_dict(state["config"])
+        recipe = replace(
+            TrainConfig.from_dict(state["recipe"]),
+            epochs=max(recipe.epochs, state["recipe"]["epochs"]),
+        )
+        LOG.info("resuming %s after epoch %d", last_path, state["training"]["epoch"])
+    elif resume:
+        LOG.info("--resume: no %s yet, starting a new run", last_path)
+    if tuple(config.class_names) != tuple(train_index.class_names):
+        config = config.with_classes(train_index.class_names)
+    taxonomy = {name: category_for(name, class_map) for name in config.class_names}
+
+    if recipe.num_threads:
+        torch.set_num_threads(recipe.num_threads)
+    torch.manual_seed(recipe.seed)
+    device = torch.device(recipe.device)
+    model = build_detector(
+        config,
+        weights=weights if state is None else None,
+        weights_backbone=weights_backbone if state is None else None,
+    ).to(device)
+    optimizer = _optimizer(model, recipe)
+    sampler = EpochSampler(
+        train_index,
+        seed=recipe.seed,
+        threshold=recipe.repeat_factor_threshold,
+        limit=recipe.max_images_per_epoch,
+    )
+    iters_per_epoch = math.ceil(len(sampler) / recipe.batch_size)
+    total_iters = iters_per_epoch * recipe.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda it: lr_factor(
+            it, total=total_iters, warmup=recipe.warmup_iters, min_ratio=recipe.min_lr_ratio
+        ),
+    )
+    history: list[dict[str, Any]] = []
+    start_epoch, best_map50 = 0, -1.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["training"]["optimizer"])
+        scheduler.load_state_dict(state["training"]["scheduler"])
+        # the schedule length may have grown with --epochs
+        scheduler.lr_lambdas[0] = lambda it: lr_factor(
+            it, total=total_iters, warmup=recipe.warmup_iters, min_ratio=recipe.min_lr_ratio
+        )
+        start_epoch = state["training"]["epoch"] + 1
+        history = list(state["training"]["history"])
+        best_map50 = max((h.get("map50", -1.0) for h in history), default=-1.0)
+
+    dataset = DetectionDataset(train_index, train_transforms(recipe.augment))
+    val_dataset = DetectionDataset(val_index, eval_transforms()) if val_index is not None else None
+    data_info = {
+        "path": str(train_index.root),
+        "format": train_index.format,
+        "sha256": metadata.pop("data_sha256", None) or train_index.content_hash(),
+        "images": len(train_index),
+        "boxes_per_class": train_index.class_counts(),
+    }
+    LOG.info(
+        "training %s on %d images (%s), %d iterations/epoch, epochs %d..%d",
+        config.feature_map_generator.backbone,
+        len(train_index),
+        train_index.root,
+        iters_per_epoch,
+        start_epoch + 1,
+        recipe.epochs,
+    )
+    for epoch in range(start_epoch, recipe.epochs):
+        started = time.monotonic()
+        torch.manual_seed(recipe.seed * 1000 + epoch)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(
+            dataset,
+            batch_size=recipe.batch_size,
+            sampler=sampler,
+            collate_fn=collate,
+            num_workers=recipe.num_workers,
+            persistent_workers=False,
+        )
+        losses = _train_epoch(model, loader, optimizer, scheduler, recipe, device, epoch, progress)
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            **{k: round(v, 5) for k, v in losses.items()},
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_s": round(time.monotonic() - started, 1),
+        }
+        if val_dataset is not None:
+            result = evaluate_model(
+                model,
+                val_dataset,
+                model_classes=config.class_names,
+                class_map=class_map,
+                device=str(device),
+                score_threshold=recipe.eval_score_threshold,
+            )
+            record.update(map=result.map, map50=result.map50, per_class=result.per_class)
+        history.append(record)
+        payload = {
+            "config": config.to_dict(),
+            "class_names": list(config.class_names),
+            "taxonomy": taxonomy,
+            "metrics": {k: record[k] for k in ("map", "map50", "per_class") if k in record}
+            | {"epoch": epoch + 1, "val_data": str(val_index.root) if val_index else None},
+            "data": data_info,
+            "recipe": recipe.to_dict(),
+            "metadata": metadata,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        }
+        if record.get("map50", -1.0) > best_map50 or val_dataset is None:
+            best_map50 = record.get("map50", -1.0)
+            save_checkpoint(best_path, payload)
+        payload["training"] = {
+            "epoch": epoch,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "history": history,
+        }
+        save_checkpoint(last_path, payload)
+        with (out / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        LOG.info("epoch %d/%d %s", epoch + 1, recipe.epochs, json.dumps(record))
+        if on_epoch is not None:
+            on_epoch(record)
+    return TrainResult(out, last_path, best_path if best_path.is_file() else None, history)
+
+
+def _train_epoch(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    recipe: TrainConfig,
+    device: torch.device,
+    epoch: int,
+    progress: bool,
+) -> dict[str, float]:
+    from tqdm import tqdm
+
+    model.train()
+    sums: dict[str, float] = {}
+    steps = 0
+    tty = sys.stderr.isatty()
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{recipe.epochs}",
+        disable=not progress,
+        mininterval=0.5 if tty else 60.0,
+        dynamic_ncols=True,
+    )
+    for images, targets in bar:
+        images = [im.to(device) for im in images]
+        targets = [
+            {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in t.items()} for t in targets
+        ]
+        loss_dict = model(images, targets)
+        loss = sum(loss_dict.values())
+        if not torch.isfinite(loss):
+            LOG.info(
+                "non-finite loss %s at epoch %d step %d: batch skipped", loss_dict, epoch + 1, steps
+            )
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if recipe.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip_norm)
+        optimizer.step()
+        scheduler.step()
+        steps += 1
+        for k, v in loss_dict.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+        sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+        bar.set_postfix({k.removeprefix("loss_"): f"{v / steps:.3f}" for k, v in sums.items()})
+        if not tty and steps % 100 == 0:
+            LOG.info(
+                "epoch %d step %d/%d loss %.4f", epoch + 1, steps, len(loader), sums["loss"] / steps
+            )
+    return {k: v / max(steps, 1) for k, v in sums.items()}
