@@ -95,23 +95,55 @@ def rebuild_sites(engine: Engine, *, params: SiteParams | None = None) -> SitesU
         return _update(session, None, params)
 
 
+#: An empty latitude/longitude box (no frame lies in it).
+_NOWHERE = (0.0, 0.0, -1.0, -1.0)
+
+
 def _update(session: Session, image_ids: list[int] | None, params: SiteParams) -> SitesUpdate:
+    """Sightings survey by survey in the order they were captured, each after the clearing of
+    the sites it could join is up to date; then the clearing of the sites touched and of those
+    near ``image_ids``. So sites come out the same whether batches land one by one or all at
+    once (:func:`rebuild_sites`)."""
     report = SitesUpdate()
-    touched = _assign(session, params, report)
-    _clear(session, image_ids, touched, params, report)
+    changes: dict[int, list[str]] = {}  # site -> [status before, status now]
+    new = site_queries.unassigned_detections(db_session=session, min_score=params.min_score)
+    touched: set[int] = set()
+    for part in _surveys_in_time_order(new):
+        near = _bounds(part["latitude"], part["longitude"], params.distance_m)
+        _clear(session, near, set(), params, changes)
+        touched |= _assign(session, part, params, report)
+    if image_ids is None:
+        scope = None
+    else:
+        positions = site_queries.image_positions(db_session=session, image_ids=image_ids)
+        scope = (
+            _bounds(positions["latitude"], positions["longitude"], params.clear_radius)
+            if not positions.empty
+            else _NOWHERE
+        )
+    if scope != _NOWHERE or touched:
+        _clear(session, scope, touched, params, changes)
+    report.cleared = sum(old == "active" and now == "cleared" for old, now in changes.values())
+    report.reopened = sum(old == "cleared" and now == "active" for old, now in changes.values())
     counts = site_queries.counts_by_status(db_session=session)
     report.active, report.total = counts["active"], sum(counts.values())
     return report
 
 
-def _assign(session: Session, params: SiteParams, report: SitesUpdate) -> set[int]:
-    """New detections join sites or form new ones; returns the ids of the sites touched."""
-    new = site_queries.unassigned_detections(db_session=session, min_score=params.min_score)
+def _surveys_in_time_order(new: pd.DataFrame) -> list[pd.DataFrame]:
     if new.empty:
-        return set()
-    margin = params.distance_m
+        return []
+    first = pd.to_datetime(new["captured_at"], utc=True).groupby(new["survey_id"]).min()
+    order = first.sort_values(na_position="last").index
+    return [new[new["survey_id"] == survey] for survey in order]
+
+
+def _assign(
+    session: Session, new: pd.DataFrame, params: SiteParams, report: SitesUpdate
+) -> set[int]:
+    """``new`` detections join sites or form new ones; returns the ids of the sites touched."""
     candidates = site_queries.open_sites(
-        db_session=session, bounds=_bounds(new["latitude"], new["longitude"], margin)
+        db_session=session, bounds=_bounds(new["latitude"], new["longitude"], params.distance_m)
     )
     labels = label_sightings(new, candidates, params=params)
     joins = labels >= 0
@@ -122,7 +154,7 @@ def _assign(session: Session, params: SiteParams, report: SitesUpdate) -> set[in
     )
     id_of = dict(zip(fresh["site"].tolist(), ids, strict=True))
     site_of = [int(label) if label >= 0 else id_of[int(label)] for label in labels]
-    report.sightings = site_queries.add_sightings(
+    report.sightings += site_queries.add_sightings(
         db_session=session,
         links=list(zip(new["detection_id"].astype(int).tolist(), site_of, strict=True)),
     )
@@ -137,32 +169,22 @@ def _assign(session: Session, params: SiteParams, report: SitesUpdate) -> set[in
                 for row in summary.to_dict("records")
             ],
         )
-    report.new_sites, report.grown_sites = len(ids), len(grown)
+    report.new_sites += len(ids)
+    report.grown_sites += len(grown - set(ids))
     return grown | set(ids)
 
 
 def _clear(
     session: Session,
-    image_ids: list[int] | None,
-    touched: set[int],
+    bounds: tuple[float, float, float, float] | None,
+    site_ids: set[int],
     params: SiteParams,
-    report: SitesUpdate,
+    changes: dict[int, list[str]],
 ) -> None:
-    """Decide again whether the touched sites, and the open sites near ``image_ids``, are
-    cleared."""
+    """Decide again whether ``site_ids`` and the open sites within ``bounds`` (all open sites
+    when None) are cleared; record status changes in ``changes``."""
     radius = params.clear_radius
-    if image_ids is None:
-        bounds = None
-    else:
-        positions = site_queries.image_positions(db_session=session, image_ids=image_ids)
-        if positions.empty and not touched:
-            return
-        bounds = (
-            _bounds(positions["latitude"], positions["longitude"], radius)
-            if not positions.empty
-            else (0.0, 0.0, -1.0, -1.0)  # an empty box: only the touched sites
-        )
-    sites = site_queries.clearing_candidates(db_session=session, bounds=bounds, site_ids=touched)
+    sites = site_queries.clearing_candidates(db_session=session, bounds=bounds, site_ids=site_ids)
     if sites.empty:
         return
     seen = pd.to_datetime(sites["last_seen_at"], utc=True)
@@ -174,22 +196,32 @@ def _clear(
     verdict = cleared_sites(sites, images, params=params).set_index("site")
     rows = []
     for site in sites.itertuples(index=False):
+        change = changes.setdefault(int(site.site), [site.status, site.status])
         if site.site in verdict.index:
             cleared = verdict.loc[site.site]
-            when = pd.Timestamp(cleared["cleared_at"]).to_pydatetime()
             by = int(cleared["cleared_by_survey_id"])
             if site.status != "cleared" or site.cleared_by_survey_id != by:
                 rows.append(
-                    {"id": int(site.site), "status": "cleared", "cleared_at": when}
-                    | {"cleared_by_survey_id": by, "updated_at": utcnow()}
+                    {
+                        "id": int(site.site),
+                        "status": "cleared",
+                        "cleared_at": pd.Timestamp(cleared["cleared_at"]).to_pydatetime(),
+                        "cleared_by_survey_id": by,
+                        "updated_at": utcnow(),
+                    }
                 )
-                report.cleared += site.status != "cleared"
+            change[1] = "cleared"
         elif site.status == "cleared":
             rows.append(
-                {"id": int(site.site), "status": "active", "cleared_at": None}
-                | {"cleared_by_survey_id": None, "updated_at": utcnow()}
+                {
+                    "id": int(site.site),
+                    "status": "active",
+                    "cleared_at": None,
+                    "cleared_by_survey_id": None,
+                    "updated_at": utcnow(),
+                }
             )
-            report.reopened += 1
+            change[1] = "active"
     site_queries.update(db_session=session, rows=rows)
 
 

@@ -1,0 +1,353 @@
+"""``wastemap sites update|list`` and ``wastemap routes plan`` on PostGIS and SQLite, and the
+incremental site update that runs after each chunk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import gpxpy
+import h3
+import numpy as np
+import pyogrio
+import pytest
+import sqlalchemy as sa
+import typer
+from typer.testing import CliRunner
+
+from analytics.network import load_road_network
+from db import detections as detection_queries
+from db import images as image_queries
+from db import model_versions
+from db import surveys as survey_queries
+from db.engine import transaction
+from db.schema import H3_RESOLUTIONS, Site
+from pipeline import cli_routes
+from pipeline.sites import demo_routes, rebuild_sites, update_sites
+
+runner = CliRunner()
+DEPOT = "60.1700,24.9410"
+START = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+M_PER_DEG = 111_320.0
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    cli_routes.register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[tuple[float, float]]:
+    """Four litter objects on streets of the Helsinki network, at least 150 m apart."""
+    graph = load_road_network()
+    chosen: list[tuple[float, float]] = []
+    for _, _, line in sorted(graph.edges(data="geometry"), key=lambda e: e[2].wkt):
+        p = line.interpolate(0.5, normalized=True)
+        if all(_metres((p.y, p.x), q) > 150 for q in chosen):
+            chosen.append((p.y, p.x))
+        if len(chosen) == 4:
+            return chosen
+    raise AssertionError("the Helsinki network has fewer than four streets 150 m apart")
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    dy = (a[0] - b[0]) * M_PER_DEG
+    dx = (a[1] - b[1]) * M_PER_DEG * np.cos(np.radians(a[0]))
+    return float(np.hypot(dx, dy))
+
+
+def store_frames(
+    engine: sa.Engine,
+    *,
+    survey: str,
+    frames: Sequence[tuple[float, float, dt.datetime, list[str]]],
+) -> list[int]:
+    """Store frames (lat, lon, time, categories seen) as images with their detections."""
+    ids = []
+    with transaction(engine) as session:
+        model = model_versions.get_or_create(db_session=session, version="test-detector")
+        survey_row = survey_queries.get_or_create(db_session=session, name=survey)
+        for lat, lon, when, categories in frames:
+            sha = hashlib.sha256(f"{survey}{lat}{lon}{when}".encode()).hexdigest()
+            row = {
+                "sha256": sha,
+                "original_path": f"/photos/{sha[:8]}.jpg",
+                "file_name": f"{sha[:8]}.jpg",
+                "survey_id": survey_row.id,
+                "captured_at": when,
+                "latitude": lat,
+                "longitude": lon,
+                "position_source": "exif",
+                "width": 640,
+                "height": 480,
+                "image_format": "JPEG",
+                **{f"h3_r{r}": h3.latlng_to_cell(lat, lon, r) for r in H3_RESOLUTIONS},
+            }
+            image_queries.create_many(db_session=session, rows=[row])
+            image = image_queries.get_by_sha256(db_session=session, sha256=sha)
+            assert image is not None
+            found = [
+                {"label": c, "category": c, "score": 0.8, "x1": 1, "y1": 1, "x2": 9, "y2": 9}
+                for c in categories
+            ]
+            detection_queries.record_run(
+                db_session=session, image=image, model_version_id=model.id, detections=found
+            )
+            ids.append(image.id)
+    return ids
+
+
+def passes(
+    objects: list[tuple[float, float]],
+    *,
+    start: dt.datetime,
+    seen: bool = True,
+    which: Sequence[int] | None = None,
+) -> list[tuple[float, float, dt.datetime, list[str]]]:
+    """Frames of a vehicle passing each object: 4 frames from 12 m before it to beside it."""
+    frames = []
+    for k, (lat, lon) in enumerate(objects):
+        if which is not None and k not in which:
+            continue
+        category = ["plastic"] if k != 3 else ["hazardous"]
+        for f, back in enumerate((12.0, 8.0, 4.0, 0.0)):
+            frames.append(
+                (
+                    lat - back / M_PER_DEG,
+                    lon,
+                    start + dt.timedelta(minutes=5 * k, seconds=2 * f),
+                    category if seen else [],
+                )
+            )
+    return frames
+
+
+def _sites(engine: sa.Engine) -> list[Site]:
+    with transaction(engine) as session:
+        return list(session.scalars(sa.select(Site).order_by(Site.id)))
+
+
+def test_sites_update_groups_sightings_once(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects
+) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    result = runner.invoke(app, ["sites", "update", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["new_sites"] == 4 and report["sightings"] == 16 and report["active"] == 4
+    again = json.loads(runner.invoke(app, ["sites", "update", "--json"]).stdout)
+    assert again["sightings"] == 0 and again["new_sites"] == 0 and again["total"] == 4
+    listed = runner.invoke(app, ["sites", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    sites = json.loads(listed.stdout)
+    assert len(sites) == 4
+    assert all(s["sightings"] == 4 and s["surveys"] == 1 for s in sites)
+    assert sum(s["hazardous"] for s in sites) == 1
+    for site in sites:
+        assert min(_metres((site["latitude"], site["longitude"]), o) for o in objects) < 10
+
+
+def test_sites_follow_chunks_and_clearing_surveys(db_engine: sa.Engine, objects) -> None:
+    frames = passes(objects, start=START)
+    for chunk in (frames[:5], frames[5:11], frames[11:]):  # batches land chunk by chunk
+        ids = store_frames(db_engine, survey="drive-1", frames=chunk)
+        update_sites(db_engine, image_ids=ids)
+    sites = _sites(db_engine)
+    assert len(sites) == 4 and all(s.sightings == 4 for s in sites)
+    by_object = {
+        min(range(4), key=lambda k: _metres((s.latitude, s.longitude), objects[k])): s.id
+        for s in sites
+    }
+    # A week later a second drive passes objects 0 and 1: 0 was cleaned up, 1 is still there.
+    week = START + dt.timedelta(days=7)
+    ids = store_frames(
+        db_engine, survey="drive-2", frames=passes(objects, start=week, seen=False, which=[0])
+    )
+    ids += store_frames(db_engine, survey="drive-2", frames=passes(objects, start=week, which=[1]))
+    report = update_sites(db_engine, image_ids=ids)
+    assert report.cleared == 1 and report.new_sites == 0 and report.grown_sites == 1
+    status = {s.id: (s.status, s.cleared_by_survey_id) for s in _sites(db_engine)}
+    assert status[by_object[0]][0] == "cleared" and status[by_object[1]][0] == "active"
+    # The second drive's next chunk does see object 0 after all (it was behind a car): reopened.
+    late = [
+        (lat, lon, when + dt.timedelta(minutes=1), ["plastic"])
+        for lat, lon, when, _ in passes(objects, start=week, which=[0])[:2]
+    ]
+    report = update_sites(
+        db_engine, image_ids=store_frames(db_engine, survey="drive-2", frames=late)
+    )
+    assert report.reopened == 1 and report.new_sites == 0
+    # Litter dumped at object 0 again after its clean-up is a new site.
+    month = START + dt.timedelta(days=30)
+    ids = store_frames(
+        db_engine,
+        survey="drive-3",  # after the clean-up of objects 0 and 2
+        frames=passes(objects, start=month, seen=False, which=[0, 2]),
+    )
+    assert update_sites(db_engine, image_ids=ids).cleared == 2
+    ids = store_frames(
+        db_engine,
+        survey="drive-4",
+        frames=passes(objects, start=month + dt.timedelta(days=2), which=[0]),
+    )
+    report = update_sites(db_engine, image_ids=ids)
+    assert report.new_sites == 1 and report.total == 5
+
+    # Clustering everything again, all at once, gives the same sites.
+    def fingerprint() -> list[tuple]:
+        return sorted(
+            (s.status, s.sightings, s.surveys, round(s.latitude, 6), round(s.longitude, 6))
+            for s in _sites(db_engine)
+        )
+
+    before = fingerprint()
+    rebuilt = rebuild_sites(db_engine)
+    assert rebuilt.total == 5 and fingerprint() == before
+
+
+def test_concurrent_updates_never_duplicate_sites(db_engine: sa.Engine, objects) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            update_sites(db_engine)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(_sites(db_engine)) == 4
+
+
+@pytest.mark.parametrize("suffix", ["geojson", "gpx", "csv", "kml"])
+def test_routes_plan_writes_routes_on_the_streets(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects, tmp_path: Path, suffix: str
+) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    out = tmp_path / f"routes.{suffix}"
+    result = runner.invoke(
+        app,
+        [
+            "routes",
+            "plan",
+            "--depot",
+            DEPOT,
+            "--vehicles",
+            "2",
+            "--capacity",
+            "100",
+            "--max-minutes",
+            "90",
+            "--out",
+            str(out),
+            "--json",
+            "--seconds",
+            "0.3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["totals"]["stops"] == 4 and summary["unserved"] == []
+    assert summary["out"] == str(out)
+    assert sum(r["stops"] for r in summary["routes"]) == 4
+    assert all(r["km"] > 0 and 0 < r["minutes"] <= 90 for r in summary["routes"])
+    if suffix == "gpx":
+        gpx = gpxpy.parse(out.read_text())
+        assert len(gpx.tracks) == len(summary["routes"])
+    else:
+        layer = "route 1" if suffix == "kml" else None
+        assert len(pyogrio.read_dataframe(out, layer=layer)) > 0
+
+
+def test_routes_plan_prints_a_summary(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects, tmp_path: Path
+) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    result = runner.invoke(
+        app,
+        [
+            "routes",
+            "plan",
+            "--depot",
+            DEPOT,
+            "--vehicles",
+            "1",
+            "--capacity",
+            "3",
+            "--out",
+            str(tmp_path / "r.geojson"),
+            "--seconds",
+            "0.3",
+            "--since",
+            "2026-11-01",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    # 2 L plastic sites fit one at a time: the hazardous one (5 L) is larger than the van.
+    assert "sites left unserved" in result.output and "exceeds_capacity" in result.output
+    assert "wrote" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--capacity", "0.5"], "raise --capacity"),
+        (["--depot", "abc"], "--depot 'abc'"),
+        (["--depot", "-33.86,151.21"], "from the nearest street"),
+        (["--out", "routes.shp"], "*.gpx"),
+        (["--since", "2030-01-01"], "no open litter sites"),
+        (["--vehicles", "0"], "at least one vehicle"),
+    ],
+)
+def test_routes_plan_refuses_infeasible_requests_clearly(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects, tmp_path: Path, args, message
+) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    base = {
+        "--depot": DEPOT,
+        "--vehicles": "2",
+        "--capacity": "100",
+        "--out": str(tmp_path / "r.geojson"),
+        "--seconds": "0.2",
+    }
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    result = runner.invoke(app, ["routes", "plan", *[x for kv in base.items() for x in kv]])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_sites_list_exports_points(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects, tmp_path: Path
+) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    update_sites(db_engine)
+    out = tmp_path / "sites.gpkg"
+    result = runner.invoke(app, ["sites", "list", "--status", "all", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pyogrio.read_dataframe(out, layer="sites")
+    assert len(frame) == 4 and frame.crs.to_epsg() == 4326
+    assert "4 sites (all)" in result.output
+
+
+def test_demo_routes_exports_the_survey(db_engine: sa.Engine, objects, tmp_path: Path) -> None:
+    store_frames(db_engine, survey="sample", frames=passes(objects, start=START))
+    plan, paths = demo_routes(db_engine, survey="sample", out_dir=tmp_path, seconds=0.3)
+    assert plan.served == 4
+    assert sorted(p.name for p in paths) == [
+        "routes.csv",
+        "routes.geojson",
+        "routes.gpx",
+        "routes.kml",
+    ]
+    assert all(p.stat().st_size > 0 for p in paths)
