@@ -398,10 +398,12 @@ def build_exif(
     model: str | None = None,
     description: str | None = None,
     orientation: int | None = None,
+    subsec: bool = False,
 ) -> Image.Exif:
     """EXIF tags as cameras write them: GPS as (degrees, minutes, seconds) rationals with N/S/E/W
     refs (seconds to 1e-6, i.e. positions to about 3 cm), DateTimeOriginal with its
-    OffsetTimeOriginal when ``captured_at`` is timezone-aware, GPSImgDirection (true north)."""
+    OffsetTimeOriginal when ``captured_at`` is timezone-aware, GPSImgDirection (true north).
+    With ``subsec``, also SubsecTimeOriginal: the milliseconds of ``captured_at``."""
     exif = Image.Exif()
     if make:
         exif[_TAG_MAKE] = make
@@ -414,6 +416,8 @@ def build_exif(
     if captured_at is not None:
         exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
         exif_ifd[_TAG_DATETIME_ORIGINAL] = captured_at.strftime("%Y:%m:%d %H:%M:%S")
+        if subsec:
+            exif_ifd[_TAG_SUBSEC_ORIGINAL] = f"{captured_at.microsecond // 1000:03d}"
         offset = captured_at.utcoffset()
         if offset is not None:
             minutes = int(offset.total_seconds() // 60)
