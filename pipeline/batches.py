@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +32,11 @@ from db.engine import transaction
 from db.schema import utcnow
 from pipeline.detection import DetectionFailure, DetectorLike, detect_files, model_version_id
 from pipeline.ingest import Accepted, IngestOptions, IngestReport, Rejected, examine, image_row
+from pipeline.sites import update_sites
 from pipeline.tracks import Track, read_track
 
 DEFAULT_CHUNK_SIZE = 16
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -183,7 +186,20 @@ def process_chunk(
         )
     if destinations:
         _move_files(jobs, destinations)
+    if result.stored or result.detections:
+        _update_sites(engine, result)
     return result
+
+
+def _update_sites(engine: Engine, result: ChunkOutcome) -> None:
+    """Fold the chunk's detections into the litter sites. A failure here never fails the chunk
+    (it is stored): the next update, or ``wastemap sites update``, takes what was missed."""
+    try:
+        update_sites(engine, image_ids=result.image_ids)
+    except Exception:  # logged; the next update takes what was missed
+        log.exception(
+            "updating litter sites after chunk %s/%s failed", result.batch_id, result.chunk
+        )
 
 
 def _claim(engine: Engine, batch_id: str, chunk: int, result: ChunkOutcome) -> _Claim | None:

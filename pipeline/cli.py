@@ -3,7 +3,7 @@
 Each group of commands lives in its own module beside this one and registers itself here:
 ``cli_db`` (db upgrade/downgrade/current), ``cli_ingest`` (ingest, export), ``cli_batches``
 (batches, worker, beat), ``cli_detector`` (train, eval, detect), ``cli_survey`` (survey
-simulate) and ``demo``. Commands that read
+simulate), ``cli_routes`` (sites, routes) and ``demo``. Commands that read
 or write the database check first that it is at the latest migration and say how to fix it.
 """
 
@@ -21,9 +21,17 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from pipeline import cli_batches, cli_db, cli_detector, cli_ingest, cli_survey, demo
+    from pipeline import (
+        cli_batches,
+        cli_db,
+        cli_detector,
+        cli_ingest,
+        cli_routes,
+        cli_survey,
+        demo,
+    )
 
-    for module in (cli_db, cli_ingest, cli_batches, cli_detector, cli_survey, demo):
+    for module in (cli_db, cli_ingest, cli_batches, cli_detector, cli_survey, cli_routes, demo):
         module.register(app)
 
 
