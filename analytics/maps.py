@@ -131,7 +131,7 @@ def base_map(
         zoom_start=zoom_start,
         tiles=None,
         control_scale=True,
-        prefer_canvas=True,
+        prefer_canvas=False,  # SVG: every point is an element a user (or a test) can click
     )
     m.get_root().header.add_child(
         Element(f"<style>.leaflet-container {{ background: {BACKGROUND}; }}</style>"),

@@ -72,6 +72,18 @@ def draw_boxes(
     return out
 
 
+def draw_outlines(image: Image.Image, boxes: Iterable[Mapping[str, Any]]) -> Image.Image:
+    """A copy of ``image`` with thin outlines: each item has ``box`` (x1, y1, x2, y2) and
+    ``colour``; later items are drawn on top."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    width = max(1, round(max(out.size) / 500))
+    for item in boxes:
+        x1, y1, x2, y2 = (float(v) for v in item["box"])
+        draw.rectangle((x1, y1, x2, y2), outline=item["colour"], width=width)
+    return out
+
+
 def crop_around(image: Image.Image, box: Mapping[str, Any], *, margin: float = 0.6) -> Image.Image:
     """The part of ``image`` around ``box`` with ``margin`` (fraction of the box) on each side."""
     x1, y1, x2, y2 = (float(box[k]) for k in ("x1", "y1", "x2", "y2"))

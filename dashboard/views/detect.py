@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.drawing import PhotoUnavailableError, draw_boxes, open_upright
+from dashboard.drawing import PhotoUnavailableError, draw_boxes, draw_outlines, open_upright
 
 MAX_UPLOADS = 8
 
@@ -23,7 +23,7 @@ class DetectorUnavailableError(RuntimeError):
 
 
 @st.cache_resource(show_spinner="Loading the detector…")
-def load_detector(path: str | None, device: str) -> Any:
+def load_detector(path: str | None, device: str, num_threads: int | None = None) -> Any:
     """The detector at ``path`` (default: the shipped checkpoint) on ``device``."""
     try:
         from models.inference import Detector
@@ -34,11 +34,16 @@ def load_detector(path: str | None, device: str) -> Any:
     from models.errors import ModelNotFoundError
 
     try:
-        return Detector.load(path, device=device)
+        return Detector.load(path, device=device, num_threads=num_threads)
     except ModelNotFoundError as exc:
         raise DetectorUnavailableError(
             f"no trained detector is available: {exc}. Train one with `wastemap train` or set "
             "WASTEMAP_MODEL_PATH to a checkpoint."
+        ) from None
+    except (ValueError, KeyError, RuntimeError) as exc:  # a damaged or foreign checkpoint
+        raise DetectorUnavailableError(
+            f"the detector checkpoint {path or '(shipped)'} cannot be loaded ({exc!r}); "
+            "set WASTEMAP_MODEL_PATH to a checkpoint written by `wastemap train`"
         ) from None
 
 
@@ -65,65 +70,74 @@ def detections_frame(found: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _explain_module() -> Any:
-    try:
-        from models import explain
-    except ImportError:
-        return None
-    return explain
+#: Colours of the feature maps (finest first) in the anchors panel.
+LEVEL_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4")
+#: Objectness 0 -> 1 (viridis stops).
+OBJECTNESS_COLOURS = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
 
 
-def inside_the_detector(detector: Any, image: Any, name: str) -> None:
-    """The stages of one detection, drawn on the user's own image, when the models package
-    provides them (``models.explain``)."""
-    explain = _explain_module()
-    if explain is None or not hasattr(explain, "explain"):
-        st.info(
-            "The inside-the-detector view needs `models.explain`, which this build does not have."
+def _objectness_colour(p: float) -> str:
+    return OBJECTNESS_COLOURS[min(int(p * len(OBJECTNESS_COLOURS)), len(OBJECTNESS_COLOURS) - 1)]
+
+
+def explain_panels(detector: Any, image: Any) -> list[tuple[str, Any, str]]:
+    """The four "inside the detector" panels, ``(title, image, caption)``, drawn on ``image``
+    from what ``models.explain.detector_internals`` kept of each module's output."""
+    from models.explain import detector_internals
+
+    inside = detector_internals(detector, image)
+    anchors = [
+        {"box": b, "colour": LEVEL_COLOURS[int(level) % len(LEVEL_COLOURS)]}
+        for b, level in zip(inside.anchors.tolist(), inside.anchor_levels.tolist(), strict=True)
+    ]
+    before = [
+        {"box": b, "colour": _objectness_colour(p)}
+        for b, p in zip(
+            inside.proposals_pre_nms.tolist(), inside.objectness_pre_nms.tolist(), strict=True
         )
+    ]
+    kept = [
+        {"box": b, "colour": _objectness_colour(p)}
+        for b, p in zip(
+            inside.proposals_kept.tolist(), inside.objectness_kept.tolist(), strict=True
+        )
+    ]
+    final = detections_frame(inside.detections)
+    return [
+        (
+            "1. Candidate Object Locator",
+            draw_outlines(image, anchors),
+            f"a sample of {len(anchors)} anchors; colour = feature map (red finest)",
+        ),
+        (
+            "2. Foreground-background score",
+            draw_outlines(image, list(reversed(before))),
+            f"top {len(before)} proposals before NMS; purple = low, yellow = high objectness",
+        ),
+        (
+            "3. Regression-based proposal selector",
+            draw_outlines(image, list(reversed(kept))),
+            f"{len(kept)} proposals kept by NMS (the box head's input)",
+        ),
+        (
+            "4. Object localization",
+            draw_boxes(image, final.to_dict("records")),
+            f"{len(final)} final detections (before the page's confidence filter)",
+        ),
+    ]
+
+
+def inside_the_detector(detector: Any, image: Any) -> None:
+    """The paper's teaching view: anchors, proposals by objectness, after NMS, final boxes."""
+    try:
+        panels = explain_panels(detector, image)
+    except (ImportError, AttributeError) as exc:
+        st.info(f"The inside-the-detector view is not available with this detector ({exc}).")
         return
-    stages = explain.explain(detector, image)
-    figures = _stage_images(stages, image)
-    if not figures:
-        st.info("The detector returned no stages to show for this image.")
-        return
-    columns = st.columns(min(len(figures), 4))
-    for i, (title, picture, caption) in enumerate(figures):
-        with columns[i % len(columns)]:
-            st.image(picture, caption=f"{title}: {caption}" if caption else title, width="stretch")
-
-
-def _stage_images(stages: Any, image: Any) -> list[tuple[str, Any, str]]:
-    """``(title, image, caption)`` for each stage that ``models.explain`` returned.
-
-    Accepts stages that carry a ready ``image`` (PIL) or boxes (``boxes`` x1..y2 plus optional
-    ``scores``) to draw here.
-    """
-    out: list[tuple[str, Any, str]] = []
-    items = stages.items() if isinstance(stages, dict) else enumerate(stages)
-    for key, stage in items:
-        stage_dict = stage if isinstance(stage, dict) else getattr(stage, "__dict__", {})
-        title = str(stage_dict.get("title") or stage_dict.get("name") or key)
-        caption = str(stage_dict.get("caption") or stage_dict.get("description") or "")
-        picture = stage_dict.get("image")
-        if picture is None and stage_dict.get("boxes") is not None:
-            scores = stage_dict.get("scores")
-            boxes = [
-                {
-                    "x1": b[0],
-                    "y1": b[1],
-                    "x2": b[2],
-                    "y2": b[3],
-                    "label": "",
-                    "category": "other",
-                    "score": float(scores[i]) if scores is not None else 0.0,
-                }
-                for i, b in enumerate(list(stage_dict["boxes"])[:300])
-            ]
-            picture = draw_boxes(image, boxes)
-        if picture is not None:
-            out.append((title, picture, caption))
-    return out
+    for row in range(0, len(panels), 2):
+        columns = st.columns(2)
+        for column, (title, picture, caption) in zip(columns, panels[row : row + 2], strict=False):
+            column.image(picture, caption=f"{title}: {caption}", width="stretch")
 
 
 def render() -> None:
@@ -135,7 +149,9 @@ def render() -> None:
     )
     cfg = state.settings()
     try:
-        detector = load_detector(str(cfg.model_path) if cfg.model_path else None, cfg.device)
+        detector = load_detector(
+            str(cfg.model_path) if cfg.model_path else None, cfg.device, cfg.num_threads
+        )
     except DetectorUnavailableError as exc:
         st.warning(f"The detector is not available: {exc}")
         return
@@ -191,4 +207,5 @@ def render() -> None:
                     width="stretch",
                 )
         with st.expander(f"Inside the detector: {name}"):
-            inside_the_detector(detector, picture, name)
+            if st.toggle("Show the detector's stages", key=f"detect_inside_{name}"):
+                inside_the_detector(detector, picture)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import folium
@@ -76,14 +77,24 @@ def build_map(
 
 
 def _clicked_detection(out: Any, filt: MapFilter) -> int | None:
-    """The detection under a new click on the map (``None`` when nothing new was clicked)."""
-    clicked = out.get("last_object_clicked") if isinstance(out, dict) else None
+    """The detection under a new click on the map (``None`` when nothing new was clicked).
+
+    A click on a point carries its tooltip ("Detection 123: ..."); a click elsewhere (on a
+    hexagon) is resolved to the nearest matching detection within ~50 m.
+    """
+    if not isinstance(out, dict):
+        return None
+    clicked = out.get("last_object_clicked")
     if not clicked or clicked.get("lat") is None:
         return None
-    where = (round(float(clicked["lat"]), 7), round(float(clicked["lng"]), 7))
+    tooltip = str(out.get("last_object_clicked_tooltip") or "")
+    where = (round(float(clicked["lat"]), 7), round(float(clicked["lng"]), 7), tooltip)
     if st.session_state.get(LAST_CLICK_KEY) == where:
         return None
     st.session_state[LAST_CLICK_KEY] = where
+    named = re.match(r"\s*Detection (\d+):", tooltip)
+    if named:
+        return int(named.group(1))
     with transaction(state.engine()) as session:
         return map_queries.detection_at(
             db_session=session,
@@ -230,7 +241,7 @@ def render() -> None:
         m,
         height=560,
         use_container_width=True,
-        returned_objects=["last_object_clicked"],
+        returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
         key="map_folium",
     )
     clicked = _clicked_detection(out, filt)

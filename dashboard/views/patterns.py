@@ -196,7 +196,7 @@ def hotspots(url: str, filt: MapFilter) -> None:
     c1, c2, c3 = st.columns(3)
     resolution = c1.selectbox(
         "Hexagon size",
-        [9, 10, 8],
+        [10, 9, 8],
         format_func={8: "large (~460 m)", 9: "medium (~175 m)", 10: "small (~65 m)"}.get,
         key="patterns_hot_resolution",
     )
@@ -216,7 +216,8 @@ def hotspots(url: str, filt: MapFilter) -> None:
     try:
         result = _hotspots(cells, "images" if measure.endswith("photo") else None, fdr, 1)
     except NotEnoughCellsError as exc:
-        st.info(str(exc).capitalize() + ".")
+        message = str(exc)
+        st.info(message[:1].upper() + message[1:] + ".")
         return
     counts = result["hotspot"].value_counts()
     m1, m2, m3 = st.columns(3)

@@ -72,16 +72,51 @@ def server_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Seeded]:
     return url, data
 
 
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small detector checkpoint with random weights (no training, no downloads): enough for
+    the Detect page to run the real model code end to end. Its boxes mean nothing."""
+    import torch
+
+    from models.checkpoint import save_checkpoint
+    from models.detector import build_detector, default_config
+
+    torch.manual_seed(0)
+    classes = ("cardboard", "plastic", "glass")
+    config = default_config(classes, test_size_px=320, train_sizes_px=(320,), max_size_px=640)
+    model = build_detector(config)
+    path = tmp_path_factory.mktemp("model") / "untrained.pt"
+    return save_checkpoint(
+        path,
+        {
+            "config": config.to_dict(),
+            "class_names": list(classes),
+            "taxonomy": {"cardboard": "paper", "plastic": "plastic", "glass": "glass"},
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def dashboard_url(
-    server_db: tuple[str, Seeded], tmp_path_factory: pytest.TempPathFactory
+    server_db: tuple[str, Seeded],
+    untrained_checkpoint: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` of a dashboard serving :func:`server_db`."""
+    """``http://127.0.0.1:PORT`` of a dashboard serving :func:`server_db` with an untrained
+    detector on the Detect page."""
     url, _ = server_db
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WASTEMAP_")}
-    env.update({"WASTEMAP_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "WASTEMAP_DATABASE_URL": url,
+            "WASTEMAP_MODEL_PATH": str(untrained_checkpoint),
+            "WASTEMAP_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(
             streamlit_command(port=port, address="127.0.0.1"),
@@ -122,10 +157,21 @@ class ExternalRequests(list[str]):
     """URLs the page asked for outside this machine."""
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: object, dashboard_url: str) -> Iterator[object]:
+def page(browser: object, dashboard_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh browser tab (own cookies) that records requests leaving 127.0.0.1."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1440, "height": 1800})  # type: ignore[attr-defined]
     tab = context.new_page()
     tab.set_default_timeout(45_000)
     external = ExternalRequests()
@@ -141,6 +187,8 @@ def page(browser: object, dashboard_url: str) -> Iterator[object]:
     context.on("request", record)
     tab.external_requests = external  # type: ignore[attr-defined]
     yield tab
+    if request.node.stash.get(_FAILED, False):
+        shot(tab, f"FAILED-{request.node.name}")
     context.close()
 
 

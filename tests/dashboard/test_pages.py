@@ -216,7 +216,7 @@ def _jpeg() -> bytes:
 def test_detect_page_boxes_and_table(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard.views import detect
 
-    monkeypatch.setattr(detect, "load_detector", lambda path, device: FakeDetector())
+    monkeypatch.setattr(detect, "load_detector", lambda path, device, threads=None: FakeDetector())
     at = app_as(app_env, "viewer").run()
     at.switch_page("app_pages/detect.py").run()
     assert not at.exception, at.exception
@@ -233,7 +233,7 @@ def test_detect_page_boxes_and_table(app_env: str, monkeypatch: pytest.MonkeyPat
 def test_detect_page_without_a_model(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard.views import detect
 
-    def missing(path: str | None, device: str) -> None:
+    def missing(path: str | None, device: str, threads: int | None = None) -> None:
         raise detect.DetectorUnavailableError("no trained detector is available")
 
     monkeypatch.setattr(detect, "load_detector", missing)
@@ -249,3 +249,14 @@ def test_frames_detections_from_the_detector_contract() -> None:
     frame = detections_frame(FakeDetector().detect_images([Image.new("RGB", (4, 4))])[0])
     assert list(frame.columns[:3]) == ["label", "category", "score"]
     assert frame.loc[0, "width_px"] == 50
+
+
+def test_inside_the_detector_panels(untrained_checkpoint: Path) -> None:
+    """The four stages of a real (untrained) detector drawn on an image."""
+    from dashboard.views.detect import explain_panels
+    from models.inference import Detector
+
+    detector = Detector.load(untrained_checkpoint, num_threads=1)
+    panels = explain_panels(detector, Image.new("RGB", (320, 240), (100, 110, 120)))
+    assert [title.split(".")[0] for title, _, _ in panels] == ["1", "2", "3", "4"]
+    assert all(picture.size == (320, 240) for _, picture, _ in panels)
