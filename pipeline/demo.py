@@ -2,7 +2,9 @@
 
 Builds the sample survey (a simulated drive through central Helsinki with rendered litter, see
 :mod:`pipeline.simulate`), migrates the configured database (default: the SQLite file
-``wastemap.db``), ingests the survey in-process and prints what was stored.
+``wastemap.db``), ingests the survey in-process with the shipped detector, prints what was stored
+and found, then clusters the detections into litter sites and plans collection routes on the
+Helsinki streets, exported for the crews (GeoJSON, GPX, KML, CSV).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from db import detections as detection_queries
 from db import images as image_queries
 from db import quarantine as quarantine_queries
 from db import surveys as survey_queries
@@ -20,7 +24,10 @@ from db.engine import redacted_url, transaction
 from pipeline import database as dbm
 from pipeline._cli_common import reports_errors, settings
 from pipeline.batches import ingest_files
+from pipeline.cli_routes import print_plan
+from pipeline.detection import load_detector
 from pipeline.ingest import IngestOptions, discover
+from pipeline.sites import demo_routes
 
 console = Console()
 SURVEY_NAME = "helsinki-sample (SIMULATED)"
@@ -58,21 +65,33 @@ def demo(
                 description="SIMULATED drive rendered by WasteMap's sample-survey generator",
             )
         files, _ = discover(survey.images_dir)
-        report = ingest_files(
-            files, engine=engine, survey=SURVEY_NAME, options=IngestOptions.from_settings(cfg)
-        )
+        detector = load_detector(cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
+        console.print(f"detector: {detector.model_version}")
+        with console.status("ingesting and detecting (in-process, no services)"):
+            report = ingest_files(
+                files,
+                engine=engine,
+                survey=SURVEY_NAME,
+                options=IngestOptions.from_settings(cfg),
+                detector=detector,
+                detect_batch_size=cfg.detect_batch_size,
+            )
         console.print(
             f"ingested {report.ingested}, duplicates {report.duplicates} (already stored), "
-            f"quarantined {sum(report.quarantined.values())}"
+            f"quarantined {sum(report.quarantined.values())}, detections {report.detections}"
         )
         with transaction(engine) as session:
             _print_stored(session)
+        with console.status("litter sites and collection routes on the Helsinki streets"):
+            plan, paths = demo_routes(engine, survey=SURVEY_NAME, out_dir=out / "routes")
+        print_plan(plan, plan.summary() | {"out": str(paths[0])})
+        console.print("routes for the crews: " + ", ".join(str(p) for p in paths))
     finally:
         engine.dispose()
 
 
-def _print_stored(session: object) -> None:
-    frame = image_queries.frame(db_session=session, survey=SURVEY_NAME)  # type: ignore[arg-type]
+def _print_stored(session: Session) -> None:
+    frame = image_queries.frame(db_session=session, survey=SURVEY_NAME)
     table = Table(title=f"stored images of {SURVEY_NAME!r} (first 5 of {len(frame)})")
     for column in ("file_name", "captured_at", "latitude", "longitude", "heading_deg", "h3_r9"):
         table.add_column(column)
@@ -93,12 +112,18 @@ def _print_stored(session: object) -> None:
             f"{frame.latitude.max():.5f}, lon {frame.longitude.min():.5f}.."
             f"{frame.longitude.max():.5f}"
         )
-    surveys = survey_queries.list_with_counts(db_session=session)  # type: ignore[arg-type]
+    surveys = survey_queries.list_with_counts(db_session=session)
     console.print(
         "surveys in the database: "
         + ", ".join(f"{s['name']} ({s['images']} images)" for s in surveys)
     )
-    open_quarantine = quarantine_queries.counts_by_reason(db_session=session)  # type: ignore[arg-type]
+    survey_id = survey_queries.get_or_create(db_session=session, name=SURVEY_NAME).id
+    by_category = detection_queries.counts_by_category(db_session=session, survey_id=survey_id)
+    table = Table("category", "detections", title="detections by category (SIMULATED survey)")
+    for category, n in sorted(by_category.items(), key=lambda kv: -kv[1]):
+        table.add_row(category, str(n))
+    console.print(table)
+    open_quarantine = quarantine_queries.counts_by_reason(db_session=session)
     if open_quarantine:
         console.print(f"quarantine: {open_quarantine}")
 
