@@ -53,11 +53,14 @@ def pg_url(private_postgres: PostgresCluster) -> str:
 
 @pytest.fixture(scope="session")
 def model_path() -> Path | None:
-    """The detector the tests run: the shipped model (None = the default checkpoint)."""
+    """The detector the tests run: the shipped model (None), or WASTEMAP_TEST_MODEL."""
     from models.inference import Detector
 
-    Detector.load(None)  # fails the fixture with the loader's own message if it is missing
-    return None
+    path = (
+        Path(os.environ["WASTEMAP_TEST_MODEL"]) if os.environ.get("WASTEMAP_TEST_MODEL") else None
+    )
+    Detector.load(path)  # fails the fixture with the loader's own message if it is missing
+    return path
 
 
 @pytest.fixture

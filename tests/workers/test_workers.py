@@ -101,7 +101,7 @@ def wait_done(env: dict[str, str], batch_id: str, *, timeout_s: float = 240) -> 
 
 
 def test_worker_gives_the_in_process_detections(
-    worker_env: dict[str, str], celery, shared_dir: Path, tmp_path: Path
+    worker_env: dict[str, str], celery, shared_dir: Path, tmp_path: Path, model_path
 ) -> None:
     photos = litter_photos(shared_dir, tmp_path / "photos", 12)
     sqlite_url = f"sqlite:///{tmp_path / 'inproc.db'}"
@@ -112,7 +112,7 @@ def test_worker_gives_the_in_process_detections(
         engine=engine,
         survey="s",
         options=IngestOptions(),
-        detector=load_detector(None, num_threads=1),
+        detector=load_detector(model_path, num_threads=1),
         chunk_size=4,
         detect_batch_size=2,
     )
