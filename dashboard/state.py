@@ -20,6 +20,7 @@ from db import users as user_queries
 from db.engine import transaction
 from db.map_queries import MapFilter
 from db.users import AuthenticatedUser
+from models.taxonomy import CATEGORIES
 from pipeline.database import open_database
 from pipeline.settings import Settings, get_settings
 
@@ -70,6 +71,7 @@ def require(role: str) -> AuthenticatedUser:
 
 def _read(fn: Callable[..., T], **kwargs: Any) -> T:
     with transaction(engine()) as session:
+        map_queries.tune_session(db_session=session)
         return fn(db_session=session, **kwargs)
 
 
@@ -93,7 +95,12 @@ def cell_counts(url: str, filt: MapFilter, resolution: int) -> pd.DataFrame:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def cell_category_counts(url: str, filt: MapFilter, resolution: int) -> pd.DataFrame:
-    return _read(map_queries.cell_category_counts, filt=filt, resolution=resolution)
+    return _read(
+        map_queries.cell_category_counts,
+        filt=filt,
+        resolution=resolution,
+        categories=list(CATEGORIES),
+    )
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)

@@ -118,7 +118,7 @@ def _frame(db_session: Session, stmt: Any) -> pd.DataFrame:
 
 
 def filter_options(*, db_session: Session) -> dict[str, Any]:
-    """Surveys (id, name), the first and last capture day and the categories present."""
+    """Surveys (id, name) and the first and last capture day (UTC) of any detection."""
     surveys = [
         {"id": int(i), "name": n}
         for i, n in db_session.execute(sa.select(Survey.id, Survey.name).order_by(Survey.name))
@@ -126,29 +126,31 @@ def filter_options(*, db_session: Session) -> dict[str, Any]:
     first, last = db_session.execute(
         sa.select(sa.func.min(Detection.captured_at), sa.func.max(Detection.captured_at))
     ).one()
-    categories = sorted(
-        c for c in db_session.scalars(sa.select(effective_category).distinct()) if c
-    )
     return {
         "surveys": surveys,
         "first_day": first.date() if first else None,
         "last_day": last.date() if last else None,
-        "categories": categories,
     }
 
 
 def summary(*, db_session: Session, filt: MapFilter) -> dict[str, Any]:
-    """Detections, images, surveys and H3 (res 9) cells matched by ``filt``, first and last time."""
+    """``detections`` and ``images`` matched by ``filt``, ``first`` and ``last`` capture time.
+
+    (The number of cells is the length of :func:`cell_counts`, which a map needs anyway.)
+    """
     stmt = sa.select(
         sa.func.count().label("detections"),
         sa.func.count(sa.distinct(Detection.image_id)).label("images"),
-        sa.func.count(sa.distinct(Detection.survey_id)).label("surveys"),
-        sa.func.count(sa.distinct(Detection.h3_r9)).label("cells"),
         sa.func.min(Detection.captured_at).label("first"),
         sa.func.max(Detection.captured_at).label("last"),
     ).where(*detection_conditions(filt))
     row = db_session.execute(stmt).one()._mapping
-    return {k: (int(v) if isinstance(v, int) else v) for k, v in row.items()}
+    return {
+        "detections": int(row["detections"] or 0),
+        "images": int(row["images"] or 0),
+        "first": row["first"],
+        "last": row["last"],
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,17 +158,13 @@ def summary(*, db_session: Session, filt: MapFilter) -> dict[str, Any]:
 
 
 def cell_counts(*, db_session: Session, filt: MapFilter, resolution: int = 10) -> pd.DataFrame:
-    """Detections per H3 cell: columns ``cell``, ``detections``, ``mean_score``.
+    """Detections per H3 cell: columns ``cell``, ``detections``, most first.
 
-    The heatmap's input (resolution 10, ~65 m cells) for a city-wide view.
+    The heatmap's and the hexagon layer's input.
     """
     cell = h3_column(Detection, resolution)
     stmt = (
-        sa.select(
-            cell.label("cell"),
-            sa.func.count().label("detections"),
-            sa.func.avg(Detection.score).label("mean_score"),
-        )
+        sa.select(cell.label("cell"), sa.func.count().label("detections"))
         .where(*detection_conditions(filt))
         .group_by(cell)
         .order_by(sa.func.count().desc(), cell)
@@ -175,21 +173,44 @@ def cell_counts(*, db_session: Session, filt: MapFilter, resolution: int = 10) -
 
 
 def cell_category_counts(
-    *, db_session: Session, filt: MapFilter, resolution: int = 9
+    *,
+    db_session: Session,
+    filt: MapFilter,
+    categories: Sequence[str],
+    resolution: int = 9,
 ) -> pd.DataFrame:
-    """Detections per H3 cell and category: columns ``cell``, ``category``, ``detections``."""
+    """Detections per H3 cell and category: columns ``cell``, ``category``, ``detections``
+    (only non-zero pairs).
+
+    One row per cell comes back from the database (a count per category side by side), which
+    keeps the hash table and the transfer small on a city-wide view. ``categories`` are the
+    ones to count (the taxonomy's); ``filt.categories`` narrows them further.
+    """
     cell = h3_column(Detection, resolution)
-    stmt = (
-        sa.select(
-            cell.label("cell"),
-            effective_category.label("category"),
-            sa.func.count().label("detections"),
-        )
-        .where(*detection_conditions(filt))
-        .group_by(cell, effective_category)
-        .order_by(cell, effective_category)
-    )
-    return _frame(db_session, stmt)
+    categories = list(dict.fromkeys(categories))
+    if filt.categories is not None:
+        categories = [c for c in categories if c in filt.categories]
+    columns = [
+        sa.func.sum(sa.case((effective_category == c, 1), else_=0)).label(f"c{i}")
+        for i, c in enumerate(categories)
+    ]
+    stmt = sa.select(cell.label("cell"), *columns).where(*detection_conditions(filt)).group_by(cell)
+    wide = _frame(db_session, stmt)
+    if wide.empty or not categories:
+        return pd.DataFrame({"cell": [], "category": [], "detections": []})
+    wide = wide.rename(columns={f"c{i}": c for i, c in enumerate(categories)})
+    long = wide.melt(id_vars="cell", var_name="category", value_name="detections")
+    long["detections"] = long["detections"].astype(int)
+    return long[long["detections"] > 0].sort_values(["cell", "category"], ignore_index=True)
+
+
+def tune_session(*, db_session: Session) -> None:
+    """Settings for the aggregation queries of one dashboard transaction (PostgreSQL only):
+    enough ``work_mem`` to hash-aggregate a city's cells in memory instead of sorting on disk,
+    and no JIT compilation (it costs more than it saves on queries of well under a second)."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+        db_session.execute(sa.text("SET LOCAL jit = off"))
 
 
 def detection_points(*, db_session: Session, filt: MapFilter, limit: int = 1500) -> pd.DataFrame:

@@ -21,6 +21,18 @@ from db.map_queries import MapFilter
 #: H3 resolutions offered for the hexagon layer, with their edge length.
 HEX_RESOLUTIONS = {8: "large (~460 m)", 9: "medium (~175 m)", 10: "small (~65 m)"}
 MAX_POINTS = 1000
+#: Most hexagons drawn at once; beyond this the next larger size is drawn (browser memory).
+MAX_HEXAGONS = 4000
+
+
+def heat_resolution(cells_r9: int) -> int:
+    """The H3 resolution of the heat layer for a view with ``cells_r9`` ~175 m cells: fine
+    (~65 m) for a district, coarser for the whole city, so the page stays fast."""
+    if cells_r9 <= 2500:
+        return 10
+    return 9 if cells_r9 <= 25000 else 8
+
+
 LAYERS = ("Heatmap", "Hexagons", "Detections", "Streets")
 PICK_KEY = "map_pick"
 LAST_CLICK_KEY = "map_last_click"
@@ -154,11 +166,13 @@ def show_detection(detection_id: int) -> None:
             boxes[["detection_id", "label", "category", "score", "review_status"]],
             hide_index=True,
             column_config={
-                "detection_id": st.column_config.NumberColumn("id", format="%d"),
+                "detection_id": st.column_config.NumberColumn("id", format="%d", width="small"),
+                "label": st.column_config.TextColumn("label", width="small"),
+                "category": st.column_config.TextColumn("category", width="small"),
                 "score": st.column_config.ProgressColumn(
                     "confidence", min_value=0.0, max_value=1.0, format="%.2f"
                 ),
-                "review_status": "review",
+                "review_status": st.column_config.TextColumn("review", width="small"),
             },
             width="stretch",
         )
@@ -184,7 +198,8 @@ def render() -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Detections", f"{summary['detections']:,}")
     c2.metric("Photos", f"{summary['images']:,}")
-    c3.metric("Hexagons (~175 m)", f"{summary['cells']:,}")
+    cells_r9 = state.cell_counts(url, filt, 9)
+    c3.metric("Hexagons (~175 m)", f"{len(cells_r9):,}")
     first, last = summary["first"], summary["last"]
     c4.metric(
         "Period (UTC)",
@@ -217,8 +232,14 @@ def render() -> None:
         format_func=lambda r: HEX_RESOLUTIONS[r],
         key="map_resolution",
     )
-    heat_cells = state.cell_counts(url, filt, 10)
+    heat_cells = state.cell_counts(url, filt, heat_resolution(len(cells_r9)))
     hex_cells = state.cell_counts(url, filt, resolution)
+    while len(hex_cells) > MAX_HEXAGONS and resolution > min(HEX_RESOLUTIONS):
+        resolution -= 1
+        hex_cells = state.cell_counts(url, filt, resolution)
+        st.caption(
+            f"Too many hexagons to draw at the chosen size; showing {HEX_RESOLUTIONS[resolution]}."
+        )
     hex_mix = state.cell_category_counts(url, filt, resolution)
     points = state.detection_points(url, filt, MAX_POINTS)
     if summary["detections"] > len(points) and "Detections" in (layers or []):

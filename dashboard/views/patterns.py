@@ -88,7 +88,12 @@ def trend(url: str, filt: MapFilter) -> None:
         index="period_start", columns="category", values="detections", aggfunc="sum", fill_value=0
     )
     wide["total"] = wide.sum(axis=1)
-    st.dataframe(wide.reset_index(), hide_index=True, width="stretch")
+    first_column = "day" if period == "day" else "week of (Monday)"
+    st.dataframe(
+        wide.reset_index().rename(columns={"period_start": first_column}),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def top_places(url: str, filt: MapFilter) -> None:
