@@ -160,6 +160,7 @@ def train(
     weights_backbone: str | Path | None = None,
     class_map: Mapping[str, str] | None = None,
     resume: bool = False,
+    resume_epochs: int | None = None,
     progress: bool = True,
     metadata: Mapping[str, Any] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -167,7 +168,8 @@ def train(
     """Train a detector on ``train_index``; see the module docstring for the files written.
 
     With ``resume`` and an existing ``RUN_DIR/last.pt``, the run continues after the last
-    finished epoch with the checkpoint's config and recipe (only ``recipe.epochs`` may grow).
+    finished epoch with the checkpoint's config and recipe; ``resume_epochs`` may change the
+    total number of epochs (the cosine schedule then follows the new length).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,17 +177,18 @@ def train(
     try:
         return _train(
             train_index,
-            out,
-            config,
-            recipe,
-            val_index,
-            weights,
-            weights_backbone,
-            class_map,
-            resume,
-            progress,
-            dict(metadata or {}),
-            on_epoch,
+            out=out,
+            config=config,
+            recipe=recipe,
+            val_index=val_index,
+            weights=weights,
+            weights_backbone=weights_backbone,
+            class_map=class_map,
+            resume=resume,
+            resume_epochs=resume_epochs,
+            progress=progress,
+            metadata=dict(metadata or {}),
+            on_epoch=on_epoch,
         )
     finally:
         LOG.removeHandler(handler)
@@ -194,6 +197,7 @@ def train(
 
 def _train(
     train_index: DatasetIndex,
+    *,
     out: Path,
     config: DetectorConfig,
     recipe: TrainConfig,
@@ -202,6 +206,7 @@ def _train(
     weights_backbone: str | Path | None,
     class_map: Mapping[str, str] | None,
     resume: bool,
+    resume_epochs: int | None,
     progress: bool,
     metadata: dict[str, Any],
     on_epoch: Callable[[dict[str, Any]], None] | None,
@@ -211,10 +216,15 @@ def _train(
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
         config = DetectorConfig.from_dict(state["config"])
-        recipe = replace(
-            TrainConfig.from_dict(state["recipe"]),
-            epochs=max(recipe.epochs, state["recipe"]["epochs"]),
-        )
+        done = state["training"]["epoch"] + 1
+        epochs = resume_epochs or state["recipe"]["epochs"]
+        if epochs < done:
+            raise ValueError(
+                f"--epochs {epochs} is fewer than the {done} epochs {last_path} already "
+                "finished; give the new total number of epochs"
+            )
+        # only the schedule length may change on resume (the cosine decay follows it)
+        recipe = replace(TrainConfig.from_dict(state["recipe"]), epochs=epochs)
         LOG.info("resuming %s after epoch %d", last_path, state["training"]["epoch"])
     elif resume:
         LOG.info("--resume: no %s yet, starting a new run", last_path)

@@ -75,7 +75,10 @@ def train(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, metrics, log.")],
     format: FormatOpt = "yolo",
-    epochs: Annotated[int, typer.Option(help="Epochs (with --resume: the new total).")] = 24,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Epochs (default 24; with --resume: the new total, default unchanged)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue RUN_DIR/last.pt.")] = False,
     device: DeviceOpt = "cpu",
     val: Annotated[
@@ -149,7 +152,7 @@ def train(
                 fpn_channels=fpn_channels,
             )
         recipe = TrainConfig(
-            epochs=epochs,
+            epochs=epochs or 24,
             batch_size=batch_size,
             optimizer=optimizer,
             lr=lr,
@@ -172,6 +175,7 @@ def train(
             weights_backbone=backbone_weights,
             class_map=mapping,
             resume=resume,
+            resume_epochs=epochs,
             progress=progress,
             metadata={
                 "command": command,
