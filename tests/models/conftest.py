@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from tests.models.scenes import (
-    SHARED,
     Scene,
     draw_scenes,
     tiny_config_dict,
@@ -82,6 +81,3 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     )
     result = train(index, out_dir=root / "run", config=config, recipe=recipe, progress=False)
     return TinyRun(root / "ds", scenes, result.last, result.history)
-
-
-SHARED_WEIGHTS = SHARED / "weights"

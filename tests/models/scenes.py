@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("WASTEMAP_SHARED", REPO.parent / "shared"))
 TRASH_FILTER = SHARED / "datasets" / "trash-filter"
+SHARED_WEIGHTS = SHARED / "weights"
 CLASSES = ("plastic", "metal")
 
 

@@ -19,8 +19,7 @@ from models.backbones import (
 from models.config import DetectorConfig, FeatureMapGenerator, ObjectLocalization
 from models.detector import build_detector, default_config
 from models.errors import BackboneWeightsError, WeightsUnavailableError
-from tests.models.conftest import SHARED_WEIGHTS
-from tests.models.scenes import tiny_config_dict
+from tests.models.scenes import SHARED_WEIGHTS, tiny_config_dict
 
 CLASSES = ("cardboard", "plastic")
 
@@ -55,7 +54,7 @@ def test_shared_weights_load_strictly(name):
 def test_wrong_weights_file_is_named(tmp_path):
     bad = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(1)}, bad)
-    with pytest.raises(BackboneWeightsError, match="resnet.pth does not match"):
+    with pytest.raises(BackboneWeightsError, match=r"resnet\.pth does not match"):
         shufflenet_v2_x0_5_fpn(weights_backbone=bad)
     with pytest.raises(BackboneWeightsError, match="not found"):
         shufflenet_v2_x0_5_fpn(weights_backbone=tmp_path / "missing.pth")
@@ -141,7 +140,7 @@ def test_coco_weights_offline_error_names_the_fix(monkeypatch):
         object_localization=ObjectLocalization(),
     )
     with pytest.raises(
-        WeightsUnavailableError, match="offline.*hub/checkpoints.*--backbone-weights"
+        WeightsUnavailableError, match=r"offline.*hub/checkpoints.*--backbone-weights"
     ):
         build_detector(config, weights="coco")
 

@@ -1,4 +1,4 @@
-"""Training: overfits a tiny drawn set, checkpoints describe themselves, resume continues exactly."""
+"""Training: overfits a tiny drawn set, checkpoints describe themselves, resume is exact."""
 
 from __future__ import annotations
 

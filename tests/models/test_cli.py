@@ -1,0 +1,154 @@
+"""``wastemap train | eval | detect`` through Typer's CliRunner on the real app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.models.scenes import draw_scenes, tiny_config_dict, write_yolo
+
+runner = CliRunner()
+
+
+def _stdout(result) -> str:
+    return getattr(result, "stdout", result.output)
+
+
+def test_train_then_resume(tmp_path):
+    root = write_yolo(tmp_path / "ds", draw_scenes(tmp_path / "ds" / "images", 4))
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict()))
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "--data",
+        str(root),
+        "--format",
+        "yolo",
+        "--out",
+        str(run),
+        "--config",
+        str(config),
+        "--batch-size",
+        "2",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--val",
+        str(root),
+    ]
+    first = runner.invoke(app, [*args, "--epochs", "1"])
+    assert first.exit_code == 0, first.output
+    assert "last checkpoint" in _stdout(first)
+    second = runner.invoke(app, [*args, "--epochs", "2", "--resume"])
+    assert second.exit_code == 0, second.output
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [1, 2]
+    assert {"map", "map50", "per_class"} <= set(lines[1])
+    assert "resuming" in (run / "train.log").read_text()
+    assert (run / "best.pt").is_file()
+
+
+def test_train_bad_annotation_names_file_and_line(tmp_path):
+    root = write_yolo(tmp_path / "ds", draw_scenes(tmp_path / "ds" / "images", 2))
+    (root / "labels" / "scene000.txt").write_text("0 0.5 0.5 0 0.1\n")
+    result = runner.invoke(app, ["train", "--data", str(root), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "scene000.txt:1: zero-area box" in result.output and "--skip-bad" in result.output
+
+
+def test_eval_json_and_plots(tiny_run, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(tiny_run.data),
+            "--format",
+            "yolo",
+            "--model",
+            str(tiny_run.checkpoint),
+            "--json",
+            "--plots",
+            str(tmp_path / "plots"),
+            "--threads",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(_stdout(result))
+    assert {"map", "map50", "per_class", "per_category"} <= set(payload)
+    assert payload["map50"] > 0.9
+    assert set(payload["per_class"]) == {"plastic", "metal"}
+    assert payload["per_category"]["plastic"] > 0.9 and payload["per_category"]["glass"] is None
+    assert (tmp_path / "plots" / "pr_curve_class.png").is_file()
+
+
+def test_eval_other_names_with_class_map(tiny_run, tmp_path):
+    """A dataset whose names the model lacks is scored per category through --class-map."""
+    scenes = draw_scenes(tmp_path / "ds" / "images", 4, seed=0)
+    root = write_yolo(tmp_path / "ds", scenes, names=("Red thing", "Blue thing"))
+    base = [
+        "eval",
+        "--data",
+        str(root),
+        "--model",
+        str(tiny_run.checkpoint),
+        "--json",
+        "--threads",
+        "1",
+    ]
+    unknown = runner.invoke(app, base)
+    assert unknown.exit_code == 2 and "--class-map" in unknown.output
+    mapped = runner.invoke(
+        app, [*base, "--class-map", "Red thing=plastic", "--class-map", "Blue thing=metal"]
+    )
+    assert mapped.exit_code == 0, mapped.output
+    payload = json.loads(_stdout(mapped))
+    assert payload["level"] == "category" and payload["map50"] > 0.8
+
+
+def test_detect_json_drawing_and_explain(tiny_run, tmp_path):
+    image = tiny_run.data / "images" / tiny_run.scenes[0].name
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            str(image),
+            "--model",
+            str(tiny_run.checkpoint),
+            "--out",
+            str(out),
+            "--json",
+            "--explain",
+            "--threads",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(_stdout(result))
+    assert payload["image"] == str(image)
+    labels = sorted(d["label"] for d in payload["detections"] if d["score"] > 0.5)
+    assert labels == ["metal", "plastic"]
+    for d in payload["detections"]:
+        assert set(d) == {"box", "label", "category", "score"} and len(d["box"]) == 4
+    assert (out / "scene000.detections.png").is_file()
+    assert (out / "scene000.explain.png").stat().st_size > 10_000
+
+
+def test_detect_missing_model_says_what_to_do(tmp_path, tiny_run):
+    image = tiny_run.data / "images" / tiny_run.scenes[0].name
+    result = runner.invoke(app, ["detect", str(image), "--model", str(tmp_path / "nope.pt")])
+    assert result.exit_code == 2
+    assert "nope.pt" in result.output and "wastemap train" in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "detect"])
+def test_commands_are_registered(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and command in result.output
