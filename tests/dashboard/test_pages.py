@@ -163,6 +163,39 @@ def test_ingestion_page(app_env: str) -> None:
     assert "No file is waiting in quarantine." in _texts(at)
 
 
+def test_ingestion_page_with_batches_and_quarantine(app_env: str) -> None:
+    from db import batches, quarantine, surveys
+
+    engine = sa.create_engine(app_env)
+    with transaction(engine) as s:
+        survey = surveys.get_or_create(db_session=s, name="inbox 2026-11-20")
+        batch = batches.create(
+            db_session=s,
+            survey_id=survey.id,
+            source="/inbox",
+            paths=["a.jpg", "b.jpg"],
+            chunk_size=1,
+            kind="inbox",
+        )
+        first = batches.chunk_items(db_session=s, batch_id=batch.id, chunk=0)[0]
+        batches.set_item_states(db_session=s, updates=[{"id": first.id, "state": "stored"}])
+        quarantine.record(
+            db_session=s,
+            path="/inbox/c.jpg",
+            reason="no_position",
+            message="c.jpg: no GPS position and no track; ingest it with --track",
+        )
+    engine.dispose()
+    at = app_as(app_env, "viewer").run()
+    at.switch_page("app_pages/ingestion.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["survey"]) == ["inbox 2026-11-20"]
+    assert float(table["progress"].iloc[0]) == 0.5
+    assert _metric(at, "no position") == "1"
+    assert "ingest it with --track" in at.dataframe[1].value["message"].iloc[0]
+
+
 def test_admin_adds_a_user(app_env: str) -> None:
     at = app_as(app_env, "admin").run()
     at.switch_page("app_pages/users.py").run()
@@ -260,3 +293,15 @@ def test_inside_the_detector_panels(untrained_checkpoint: Path) -> None:
     panels = explain_panels(detector, Image.new("RGB", (320, 240), (100, 110, 120)))
     assert [title.split(".")[0] for title, _, _ in panels] == ["1", "2", "3", "4"]
     assert all(picture.size == (320, 240) for _, picture, _ in panels)
+
+
+def test_shareable_map_is_one_offline_file(app_env: str) -> None:
+    import re
+
+    from dashboard.views.map_page import shareable_map_html
+    from db.map_queries import MapFilter
+
+    html = shareable_map_html(MapFilter(categories=("plastic",)), {})
+    assert "L.heatLayer" in html and "categories plastic" in html
+    assert not re.findall(r"<script[^>]+src=", html)
+    assert not re.findall(r"<link[^>]+href=\"https?:", html)
