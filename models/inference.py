@@ -76,6 +76,7 @@ def load_image(
     least ``size_hint`` (draft mode), much faster than a full decode. Returns the image and the
     original upright (width, height).
     """
+    _register_heif()
     image = Image.open(path)
     width, height = image.size
     orientation = image.getexif().get(0x0112, 1)
@@ -85,6 +86,15 @@ def load_image(
         image.draft("RGB", (size_hint, size_hint))
     image = ImageOps.exif_transpose(image) if orientation != 1 else image
     return image.convert("RGB"), (width, height)
+
+
+def _register_heif() -> None:
+    """Let PIL open HEIC/HEIF phone photos when pillow-heif is installed."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - optional at runtime
+        return
+    pillow_heif.register_heif_opener()
 
 
 class Detector:
@@ -102,7 +112,10 @@ class Detector:
         }
         taxonomy = data.get("taxonomy") or {}
         self.categories = {n: taxonomy.get(n) or category_for(n) for n in self.class_names}
-        self.model_version = f"{path.stem}-{file_sha256(path)[:12]}"
+        sha256 = file_sha256(path)
+        self.metadata["checkpoint_sha256"] = sha256
+        self.metadata["checkpoint_path"] = str(path)
+        self.model_version = f"{path.stem}-{sha256[:12]}"
         transform = self.model.transform
         self.input_min_size = int(transform.min_size[-1])
         self.input_max_size = int(transform.max_size)

@@ -121,6 +121,10 @@ def train(
     class_map: ClassMapOpt = None,
     skip_bad: SkipBadOpt = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="At the end, write best.pt as a small fp16 file here."),
+    ] = None,
 ) -> None:
     """Train the detector; checkpoint every epoch to RUN_DIR (last.pt resumable, best.pt)."""
     from models.config import DetectorConfig
@@ -190,6 +194,10 @@ def train(
     typer.echo(f"last checkpoint: {result.last}")
     if result.best is not None:
         typer.echo(f"best checkpoint: {result.best}")
+        if export is not None:
+            from models.checkpoint import export_checkpoint
+
+            typer.echo(f"exported (fp16): {export_checkpoint(result.best, export)}")
 
 
 def _read_config(path: Path) -> dict[str, Any]:
