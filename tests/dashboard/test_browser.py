@@ -48,9 +48,13 @@ def metric(page: Any, label: str) -> str:
 
 
 def wait_idle(page: Any) -> None:
-    """Until Streamlit has finished the current run."""
+    """Until Streamlit has finished the current run: no "running" widget and no stale
+    (faded) elements left from the previous run."""
+    page.wait_for_timeout(300)  # the running indicator appears after a short delay
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
+        """() => !document.querySelector('[data-testid=stStatusWidget]')
+                 && !document.querySelector('[data-stale=true]')""",
+        timeout=60_000,
     )
 
 
