@@ -3,8 +3,9 @@
 Each group of commands lives in its own module beside this one and registers itself here:
 ``cli_db`` (db upgrade/downgrade/current), ``cli_ingest`` (ingest, export), ``cli_batches``
 (batches, worker, beat), ``cli_detector`` (train, eval, detect), ``cli_survey`` (survey
-simulate), ``cli_routes`` (sites, routes) and ``demo``. Commands that read
-or write the database check first that it is at the latest migration and say how to fix it.
+simulate), ``cli_routes`` (sites, routes), ``cli_dashboard`` (dashboard, users) and ``demo``.
+Commands that read or write the database check first that it is at the latest migration and say
+how to fix it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ app = typer.Typer(
 def _register() -> None:
     from pipeline import (
         cli_batches,
+        cli_dashboard,
         cli_db,
         cli_detector,
         cli_ingest,
@@ -31,7 +33,16 @@ def _register() -> None:
         demo,
     )
 
-    for module in (cli_db, cli_ingest, cli_batches, cli_detector, cli_survey, cli_routes, demo):
+    for module in (
+        cli_db,
+        cli_ingest,
+        cli_batches,
+        cli_detector,
+        cli_survey,
+        cli_routes,
+        cli_dashboard,
+        demo,
+    ):
         module.register(app)
 
 
