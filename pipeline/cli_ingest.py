@@ -6,18 +6,25 @@ import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from analytics.exports import write_points
+from analytics.maps import filters_text, standalone_heatmap
 from db import batches as batch_queries
 from db import detections as detection_queries
 from db import images as image_queries
+from db import map_queries
+from db import surveys as survey_queries
 from db.engine import transaction
+from db.map_queries import MapFilter
+from models.taxonomy import CATEGORIES, check_category, recyclable
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
 from pipeline.batches import DEFAULT_CHUNK_SIZE, ingest_files, submit
 from pipeline.cli_batches import follow_batch
@@ -275,6 +282,7 @@ def print_report(report: IngestReport) -> None:
 class ExportWhat(StrEnum):
     images = "images"
     detections = "detections"
+    map = "map"
 
 
 class ExportFormat(StrEnum):
@@ -285,15 +293,41 @@ class ExportFormat(StrEnum):
 
 @reports_errors
 def export(
-    what: ExportWhat = typer.Argument(..., help="images or detections"),
+    what: ExportWhat = typer.Argument(..., help="images, detections, or map (standalone HTML)."),
     file_format: ExportFormat = typer.Option(None, "--format", help="Default: from --out."),
     out: Path = typer.Option(..., "--out", help="File to write."),
     survey: str = typer.Option(None, "--survey", help="Only this survey."),
+    since: dt.datetime = typer.Option(None, "--since", help="map: from this day (UTC)."),
+    until: dt.datetime = typer.Option(None, "--until", help="map: to this day, included."),
+    category: list[str] = typer.Option(None, "--category", help="map: only these; repeat."),
+    recyclable: bool = typer.Option(
+        None, "--recyclable/--not-recyclable", help="map: only (non-)recyclable categories."
+    ),
+    min_score: float = typer.Option(0.0, "--min-score", min=0.0, max=1.0),
+    review_status: list[str] = typer.Option(
+        None, "--review-status", help="map: unreviewed|accepted|relabelled|rejected; repeat."
+    ),
 ) -> None:
-    """Export stored images or detections as points (GeoJSON RFC 7946, CSV or GeoPackage)."""
-    engine = database()
+    """Export stored images or detections as points (GeoJSON RFC 7946, CSV or GeoPackage), or
+    a standalone heatmap (``map``: one HTML file that works offline) with the dashboard's
+    filters."""
+    cfg = settings()
+    engine = database(cfg)
     try:
         with transaction(engine) as session:
+            if what is ExportWhat.map:
+                filters = {
+                    "survey": survey,
+                    "since": since.date() if since else None,
+                    "until": until.date() if until else None,
+                    "categories": category,
+                    "recyclable": recyclable,
+                    "min_score": min_score,
+                    "review_statuses": review_status,
+                }
+                count = _export_map(session, cfg, out, filters)
+                err_console.print(f"wrote a heatmap of {count} detections to {out}")
+                return
             if what is ExportWhat.images:
                 frame = image_queries.frame(db_session=session, survey=survey)
             else:
@@ -304,6 +338,48 @@ def export(
         frame, out, file_format=file_format.value if file_format else None, layer=what.value
     )
     err_console.print(f"wrote {len(frame)} {what.value} to {written}")
+
+
+def _export_map(session: Session, cfg: Settings, out: Path, filters: dict[str, Any]) -> int:
+    """The shareable map: heat per H3 res-10 cell, hexagons at res 9, the filters as subtitle."""
+    survey_ids = None
+    if filters["survey"]:
+        survey_row = survey_queries.get_by_name(db_session=session, name=filters["survey"])
+        if survey_row is None:
+            raise fail(f"no survey named {filters['survey']!r}; `wastemap` lists them on ingest")
+        survey_ids = (survey_row.id,)
+    categories = tuple(check_category(c) for c in filters["categories"] or CATEGORIES)
+    if filters["recyclable"] is not None:
+        categories = tuple(
+            c
+            for c in categories
+            if recyclable(c, cfg.recyclable_overrides) == filters["recyclable"]
+        )
+    statuses = tuple(filters["review_statuses"]) if filters["review_statuses"] else None
+    filt = MapFilter(
+        start=filters["since"],
+        end=filters["until"],
+        survey_ids=survey_ids,
+        categories=categories,
+        min_score=filters["min_score"],
+        **({"review_statuses": statuses} if statuses else {}),
+    )
+    cells = map_queries.cell_counts(db_session=session, filt=filt, resolution=10)
+    hexagons = map_queries.cell_counts(db_session=session, filt=filt, resolution=9)
+    subtitle = filters_text(
+        {
+            "survey": filters["survey"],
+            "from": filters["since"],
+            "to": filters["until"],
+            "categories": ", ".join(categories)
+            if filters["categories"] or filters["recyclable"] is not None
+            else None,
+            "min score": filters["min_score"] or None,
+        }
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    standalone_heatmap(cells, subtitle=subtitle, hexagons=hexagons).save(str(out))
+    return int(cells["detections"].sum()) if not cells.empty else 0
 
 
 def register(app: typer.Typer) -> None:

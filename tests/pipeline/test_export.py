@@ -78,3 +78,51 @@ def test_detections_export_empty_until_detector(stored: Path) -> None:
 def test_unknown_extension_is_explained(stored: Path) -> None:
     result = runner.invoke(app, ["export", "images", "--out", str(stored / "x.shp")])
     assert result.exit_code == 2 and "--format" in result.output
+
+
+def test_export_map_is_standalone_with_filters(stored: Path) -> None:
+    """`export map` writes one HTML heatmap that needs no internet, with the map's filters."""
+    import os
+
+    import sqlalchemy as sa
+
+    from db import detections as detection_queries
+    from db import model_versions
+    from db.engine import create_engine, transaction
+    from db.schema import Image
+
+    engine = create_engine(os.environ["WASTEMAP_DATABASE_URL"])
+    with transaction(engine) as session:
+        mv = model_versions.get_or_create(db_session=session, version="test-model")
+        for image in session.scalars(sa.select(Image)):
+            boxes = [
+                {
+                    "label": label,
+                    "category": category,
+                    "score": 0.9,
+                    "x1": 1,
+                    "y1": 1,
+                    "x2": 9,
+                    "y2": 9,
+                }
+                for label, category in (
+                    ("plastic", "plastic"),
+                    ("glass", "glass"),
+                    ("glass", "glass"),
+                )
+            ]
+            detection_queries.record_run(
+                db_session=session, image=image, model_version_id=mv.id, detections=boxes
+            )
+    engine.dispose()
+    out = stored / "share" / "map.html"
+    result = runner.invoke(app, ["export", "map", "--out", str(out), "--category", "glass"])
+    assert result.exit_code == 0, result.output
+    assert "heatmap of 4 detections" in result.output
+    html = out.read_text()
+    assert "categories glass" in html
+    assert "cdn." not in html and "unpkg.com" not in html  # works without internet
+    recyclable = runner.invoke(app, ["export", "map", "--out", str(out), "--not-recyclable"])
+    assert recyclable.exit_code == 0 and "heatmap of 0 detections" in recyclable.output
+    bad = runner.invoke(app, ["export", "map", "--out", str(out), "--category", "spaceship"])
+    assert bad.exit_code == 2 and "spaceship" in bad.output
