@@ -20,6 +20,7 @@ from db import detections as detection_queries
 from db import images as image_queries
 from db import quarantine as quarantine_queries
 from db import surveys as survey_queries
+from db import users as user_queries
 from db.engine import redacted_url, transaction
 from pipeline import database as dbm
 from pipeline._cli_common import reports_errors, settings
@@ -86,6 +87,15 @@ def demo(
             plan, paths = demo_routes(engine, survey=SURVEY_NAME, out_dir=out / "routes")
         print_plan(plan, plan.summary() | {"out": str(paths[0])})
         console.print("routes for the crews: " + ", ".join(str(p) for p in paths))
+        password = user_queries.generate_password()
+        with transaction(engine) as session:
+            accounts = user_queries.ensure_demo_users(db_session=session, password=password)
+        console.rule("[bold]dashboard")
+        console.print(
+            "start it with: .venv/bin/wastemap dashboard   (then open http://localhost:8501)"
+        )
+        for username, role in accounts.items():
+            console.print(f"  demo login: {username} / {password}   ({role})", highlight=False)
     finally:
         engine.dispose()
 
