@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from fractions import Fraction
 from pathlib import Path
 
 from PIL import ExifTags, Image
 
+from pipeline._exif import build_exif
+
 GPS_IFD = ExifTags.IFD.GPSInfo
-EXIF_IFD = ExifTags.IFD.Exif
-
-
-def dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
-    """Degrees as (degrees, minutes, seconds) rationals, the form most cameras write."""
-    value = abs(value)
-    degrees = int(value)
-    minutes_float = (value - degrees) * 60
-    minutes = int(minutes_float)
-    seconds = Fraction((minutes_float - minutes) * 60).limit_denominator(1_000_000)
-    return Fraction(degrees), Fraction(minutes), seconds
 
 
 def make_exif(
@@ -34,23 +24,20 @@ def make_exif(
     orientation: int | None = None,
     gps_override: dict[int, object] | None = None,
 ) -> Image.Exif:
-    exif = Image.Exif()
-    if make:
-        exif[ExifTags.Base.Make] = make
-    if model:
-        exif[ExifTags.Base.Model] = model
-    if orientation:
-        exif[ExifTags.Base.Orientation] = orientation
-    if taken is not None:
-        exif.get_ifd(EXIF_IFD)[ExifTags.Base.DateTimeOriginal] = taken.strftime("%Y:%m:%d %H:%M:%S")
-        if offset:
-            exif.get_ifd(EXIF_IFD)[ExifTags.Base.OffsetTimeOriginal] = offset
-    if lat is not None and lon is not None:
-        gps = exif.get_ifd(GPS_IFD)
-        gps[ExifTags.GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
-        gps[ExifTags.GPS.GPSLatitude] = dms(lat)
-        gps[ExifTags.GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
-        gps[ExifTags.GPS.GPSLongitude] = dms(lon)
+    """Camera-style EXIF (via the project's own writer); ``taken`` is the camera's local time,
+    ``offset`` its OffsetTimeOriginal (e.g. "+02:00"), ``gps_override`` raw GPS tags to set."""
+    if taken is not None and offset:
+        sign = 1 if offset[0] == "+" else -1
+        tz = dt.timezone(sign * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+        taken = taken.replace(tzinfo=tz)
+    exif = build_exif(
+        latitude=lat,
+        longitude=lon,
+        captured_at=taken,
+        make=make,
+        model=model,
+        orientation=orientation,
+    )
     if gps_override:
         exif.get_ifd(GPS_IFD).update(gps_override)
     return exif
