@@ -169,7 +169,8 @@ def train(
 
     With ``resume`` and an existing ``RUN_DIR/last.pt``, the run continues after the last
     finished epoch with the checkpoint's config and recipe; ``resume_epochs`` may change the
-    total number of epochs (the cosine schedule then follows the new length).
+    total number of epochs (the cosine schedule then follows the new length), and ``recipe``'s
+    device, threads and workers apply (they say where the run goes on, not what it learns).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -223,8 +224,15 @@ def _train(
                 f"--epochs {epochs} is fewer than the {done} epochs {last_path} already "
                 "finished; give the new total number of epochs"
             )
-        # only the schedule length may change on resume (the cosine decay follows it)
-        recipe = replace(TrainConfig.from_dict(state["recipe"]), epochs=epochs)
+        # the recipe stays the checkpoint's; the schedule length (the cosine decay follows it)
+        # and where/how fast to run (device, threads, workers) come from this call
+        recipe = replace(
+            TrainConfig.from_dict(state["recipe"]),
+            epochs=epochs,
+            device=recipe.device,
+            num_threads=recipe.num_threads,
+            num_workers=recipe.num_workers,
+        )
         LOG.info("resuming %s after epoch %d", last_path, state["training"]["epoch"])
     elif resume:
         LOG.info("--resume: no %s yet, starting a new run", last_path)
