@@ -185,7 +185,7 @@ def test_detect_page(page: Any, dashboard_url: str, tmp_path: Any) -> None:
     wait_idle(page)
     caption = page.get_by_text(re.compile(r"detection\(s\) at confidence")).inner_text()
     assert int(caption.split(" ", 1)[0]) > 0, caption
-    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=60_000)  # the table
     shot(page, "10-detect")
     page.get_by_text("Inside the detector: street.jpg").click()
     page.get_by_text("Show the detector's stages").click()
