@@ -161,6 +161,7 @@ def train(
     class_map: Mapping[str, str] | None = None,
     resume: bool = False,
     resume_epochs: int | None = None,
+    init_weights: str | Path | None = None,
     progress: bool = True,
     metadata: Mapping[str, Any] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -171,6 +172,8 @@ def train(
     finished epoch with the checkpoint's config and recipe; ``resume_epochs`` may change the
     total number of epochs (the cosine schedule then follows the new length), and ``recipe``'s
     device, threads and workers apply (they say where the run goes on, not what it learns).
+    ``init_weights`` (a checkpoint) starts a new run from its weights and config with a fresh
+    optimizer and schedule: a second fine-tuning stage with another recipe.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,6 +190,7 @@ def train(
             class_map=class_map,
             resume=resume,
             resume_epochs=resume_epochs,
+            init_weights=init_weights,
             progress=progress,
             metadata=dict(metadata or {}),
             on_epoch=on_epoch,
@@ -208,6 +212,7 @@ def _train(
     class_map: Mapping[str, str] | None,
     resume: bool,
     resume_epochs: int | None,
+    init_weights: str | Path | None,
     progress: bool,
     metadata: dict[str, Any],
     on_epoch: Callable[[dict[str, Any]], None] | None,
@@ -244,10 +249,17 @@ def _train(
         torch.set_num_threads(recipe.num_threads)
     torch.manual_seed(recipe.seed)
     device = torch.device(recipe.device)
-    model = build_detector(
+    init = None
+    if state is None and init_weights is not None:
+        init = _read_init_weights(init_weights, train_index.class_names)
+        config = DetectorConfig.from_dict(init["config"])
+        metadata.setdefault("init_weights", str(init_weights))
+    model = _start_model(
         config,
-        weights=weights if state is None else None,
-        weights_backbone=weights_backbone if state is None else None,
+        init,
+        pretrained=state is None and init is None,
+        weights=weights,
+        weights_backbone=weights_backbone,
     ).to(device)
     optimizer = _optimizer(model, recipe)
     sampler = EpochSampler(
@@ -353,6 +365,40 @@ def _train(
         if on_epoch is not None:
             on_epoch(record)
     return TrainResult(out, last_path, best_path if best_path.is_file() else None, history)
+
+
+def _start_model(
+    config: DetectorConfig,
+    init: dict[str, Any] | None,
+    *,
+    pretrained: bool,
+    weights: str | None,
+    weights_backbone: str | Path | None,
+) -> torch.nn.Module:
+    """The model a run starts from: pretrained parts (new runs) or a checkpoint's weights."""
+    model = build_detector(
+        config,
+        weights=weights if pretrained else None,
+        weights_backbone=weights_backbone if pretrained else None,
+    )
+    if init is not None:
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in init["model"].items()}
+        )
+    return model
+
+
+def _read_init_weights(path: str | Path, class_names: tuple[str, ...]) -> dict[str, Any]:
+    """A checkpoint to start a fine-tuning stage from; its classes must be the data's."""
+    init = load_checkpoint(path)
+    trained_on = tuple(init["config"].get("class_names", ()))
+    if trained_on != tuple(class_names):
+        raise ValueError(
+            f"{path} was trained on classes {trained_on}, the data has {class_names}: "
+            "fine-tuning needs the same classes"
+        )
+    LOG.info("starting from the weights of %s", path)
+    return init
 
 
 def _train_epoch(

@@ -121,6 +121,13 @@ def train(
     class_map: ClassMapOpt = None,
     skip_bad: SkipBadOpt = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    init_weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-weights",
+            help="Start from this checkpoint's weights and config (a new fine-tuning stage).",
+        ),
+    ] = None,
     export: Annotated[
         Path | None,
         typer.Option("--export", help="At the end, write best.pt as a small fp16 file here."),
@@ -180,6 +187,7 @@ def train(
             class_map=mapping,
             resume=resume,
             resume_epochs=epochs,
+            init_weights=init_weights,
             progress=progress,
             metadata={
                 "command": command,

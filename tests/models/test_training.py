@@ -109,3 +109,30 @@ def test_flip_and_zoom_crop_keep_boxes_on_the_pixels():
 def test_augment_config_round_trips():
     recipe = TrainConfig(augment=AugmentConfig(hflip=0.2))
     assert TrainConfig.from_dict(recipe.to_dict()) == recipe
+
+
+def test_init_weights_starts_a_new_stage_from_a_checkpoint(tiny_run, tmp_path):
+    index = read_yolo(tiny_run.data)
+    recipe = TrainConfig(epochs=1, batch_size=2, optimizer="adamw", lr=1e-4, warmup_iters=0)
+    result = train(
+        index,
+        out_dir=tmp_path / "stage2",
+        config=DetectorConfig(),
+        recipe=recipe,
+        init_weights=tiny_run.checkpoint,
+        val_index=index,
+        progress=False,
+    )
+    assert result.history[0]["map50"] > 0.8  # it kept what the first stage learned
+    data = load_checkpoint(result.last)
+    assert data["metadata"]["init_weights"] == str(tiny_run.checkpoint)
+    other = read_yolo(tiny_run.data, class_names=("paper", "glass"))
+    with pytest.raises(ValueError, match="same classes"):
+        train(
+            other,
+            out_dir=tmp_path / "x",
+            config=DetectorConfig(),
+            recipe=recipe,
+            init_weights=tiny_run.checkpoint,
+            progress=False,
+        )
