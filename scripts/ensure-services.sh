@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (when missing) and start what the test suite needs: PostgreSQL 15 + PostGIS 3, Redis,
 # Debian's Chromium + ChromeDriver (browser tests) and docker-compose (validates the compose file).
+# Video decoding needs no system ffmpeg: PyAV wheels carry their own.
 # Idempotent: safe to run before every `make test`.
 set -euo pipefail
 
@@ -13,7 +14,6 @@ dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
 dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
 dpkg -s docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-dpkg -s ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -q
