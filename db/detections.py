@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -61,11 +61,23 @@ def record_run(
     return True
 
 
-def is_detected(*, db_session: Session, image_id: int, model_version_id: int) -> bool:
-    stmt = sa.select(DetectionRun.id).where(
-        DetectionRun.image_id == image_id, DetectionRun.model_version_id == model_version_id
-    )
-    return db_session.scalar(stmt) is not None
+def detected_sha256(
+    *, db_session: Session, sha256s: Iterable[str], model_version_id: int
+) -> set[str]:
+    """Which of the stored images ``sha256s`` this model version has already detected."""
+    wanted = list(set(sha256s))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        stmt = (
+            sa.select(Image.sha256)
+            .join(DetectionRun, DetectionRun.image_id == Image.id)
+            .where(
+                Image.sha256.in_(wanted[start : start + 500]),
+                DetectionRun.model_version_id == model_version_id,
+            )
+        )
+        found.update(db_session.scalars(stmt))
+    return found
 
 
 def count(*, db_session: Session, survey_id: int | None = None) -> int:

@@ -14,7 +14,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from db.map_queries import REVIEW_STATUSES, MapFilter, detection_conditions
+from db.map_queries import (
+    REVIEW_STATUSES,
+    MapFilter,
+    detection_conditions,
+    effective_category,
+    effective_label,
+)
 from db.schema import Detection, Image, Survey, utcnow
 
 #: Orders the review queue can be sorted by.
@@ -152,8 +158,8 @@ def reviewed_set(
         sa.select(
             Detection.id.label("detection_id"),
             Detection.image_id,
-            sa.func.coalesce(Detection.reviewed_label, Detection.label).label("label"),
-            sa.func.coalesce(Detection.reviewed_category, Detection.category).label("category"),
+            effective_label.label("label"),
+            effective_category.label("category"),
             Detection.x1,
             Detection.y1,
             Detection.x2,

@@ -294,14 +294,9 @@ def _detect_all(
 def _already_detected(session: Any, stored: set[str], mv_id: int | None) -> set[str]:
     if mv_id is None or not stored:
         return set(stored)
-    return {
-        sha
-        for sha in stored
-        if (image := image_queries.get_by_sha256(db_session=session, sha256=sha)) is not None
-        and detection_queries.is_detected(
-            db_session=session, image_id=image.id, model_version_id=mv_id
-        )
-    }
+    return detection_queries.detected_sha256(
+        db_session=session, sha256s=stored, model_version_id=mv_id
+    )
 
 
 def _store(
