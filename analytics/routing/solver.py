@@ -120,11 +120,10 @@ _INT_MAX = np.iinfo(np.int64).max
 def solve_vrp(instance: VrpInstance, *, settings: SolverSettings = DEFAULT_SOLVER) -> VrpSolution:
     """Solve ``instance`` with PyVRP's iterated local search under ``settings``.
 
-    Raises
-    ------
-    InfeasibleRouteError
-        The best solution found breaks a constraint (only possible when stops are required:
-        too few vehicles for the demand, or a stop no route can reach in time).
+    Never raises for an infeasible instance: when the best solution found breaks a constraint
+    (only possible when stops are required: too few vehicles for the demand, or a stop no route
+    can reach in time) it comes back with ``feasible=False``; callers check it. (The route
+    planner makes every site optional, so its solutions are always feasible.)
     """
     import pyvrp
     from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
