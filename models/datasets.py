@@ -18,7 +18,7 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +57,8 @@ class DatasetIndex:
     root: Path
     format: str
     annotation_files: list[Path] = field(default_factory=list)
+    #: the roots of the datasets :func:`merge_datasets` joined (empty for one dataset)
+    sources: tuple[Path, ...] = ()
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -69,6 +71,7 @@ class DatasetIndex:
             self.root,
             self.format,
             self.annotation_files,
+            self.sources,
         )
 
     def content_hash(self) -> str:
@@ -80,6 +83,11 @@ class DatasetIndex:
             digest.update(json.dumps([sample.boxes, sample.classes]).encode())
             digest.update(hashlib.sha256(sample.image_path.read_bytes()).digest())
         return digest.hexdigest()
+
+    @property
+    def description(self) -> str:
+        """Where the data came from: the root, or the roots joined with `` + `` when merged."""
+        return " + ".join(str(r) for r in self.sources) if self.sources else str(self.root)
 
     def class_counts(self) -> dict[str, int]:
         """Boxes per class name."""
@@ -106,6 +114,42 @@ def read_dataset(
     if format not in readers:
         raise ValueError(f"unknown dataset format {format!r}; choose one of {', '.join(FORMATS)}")
     return readers[format](path, class_names=class_names, skip_bad=skip_bad)
+
+
+def merge_datasets(indexes: Sequence[DatasetIndex]) -> DatasetIndex:
+    """One dataset holding the samples of all ``indexes`` (e.g. real photos + rendered scenes).
+
+    The merged classes are the first part's, in its order; the other parts' class ids are
+    re-numbered by class name, so each part may list its names in its own order, but a part
+    naming a class the first lacks is an error. The merged index keeps the first part's root
+    and format and lists every root in ``sources``.
+    """
+    if not indexes:
+        raise ValueError("merge_datasets needs at least one dataset")
+    first = indexes[0]
+    if len(indexes) == 1:
+        return first
+    names = tuple(first.class_names)
+    samples = list(first.samples)
+    for other in indexes[1:]:
+        unknown = [n for n in other.class_names if n not in names]
+        if unknown:
+            raise ValueError(
+                f"{other.root} has classes {unknown} that {first.root} lacks (it names "
+                f"{list(names)}): datasets trained together need the same class names"
+            )
+        renumber = [names.index(n) for n in other.class_names]
+        samples += [
+            replace(s, classes=[renumber[c] for c in s.classes]) for s in other.samples
+        ]
+    return DatasetIndex(
+        names,
+        samples,
+        first.root,
+        first.format,
+        [f for index in indexes for f in index.annotation_files],
+        tuple(r for index in indexes for r in (index.sources or (index.root,))),
+    )
 
 
 class _Problems:

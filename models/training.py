@@ -293,7 +293,7 @@ def _train(
     dataset = DetectionDataset(train_index, train_transforms(recipe.augment))
     val_dataset = DetectionDataset(val_index, eval_transforms()) if val_index is not None else None
     data_info = {
-        "path": str(train_index.root),
+        "path": train_index.description,
         "format": train_index.format,
         "sha256": metadata.pop("data_sha256", None) or train_index.content_hash(),
         "images": len(train_index),
@@ -303,7 +303,7 @@ def _train(
         "training %s on %d images (%s), %d iterations/epoch, epochs %d..%d",
         config.feature_map_generator.backbone,
         len(train_index),
-        train_index.root,
+        train_index.description,
         iters_per_epoch,
         start_epoch + 1,
         recipe.epochs,

@@ -24,6 +24,8 @@ class AugmentConfig:
     """Augmentation settings (probabilities in 0-1; ``crop_min_scale`` is a side fraction)."""
 
     hflip: float = 0.5
+    vflip: float = 0.0
+    rot90: float = 0.0
     crop_prob: float = 0.5
     crop_min_scale: float = 0.5
     min_visible: float = 0.5
@@ -50,6 +52,46 @@ class RandomHorizontalFlip:
         boxes = target["boxes"].clone()
         boxes[:, [0, 2]] = width - target["boxes"][:, [2, 0]]
         return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), {**target, "boxes": boxes}
+
+
+class RandomVerticalFlip:
+    """Mirror top-bottom with probability ``p`` (litter photographed from above has no "up")."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, image: Image.Image, target: Target) -> tuple[Image.Image, Target]:
+        if float(torch.rand(())) >= self.p:
+            return image, target
+        height = image.height
+        boxes = target["boxes"].clone()
+        boxes[:, [1, 3]] = height - target["boxes"][:, [3, 1]]
+        return image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), {**target, "boxes": boxes}
+
+
+class RandomRotate90:
+    """With probability ``p`` turn the image a quarter turn, clockwise or not (even odds).
+
+    With both flips this reaches all eight orientations of a top-down photo.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, image: Image.Image, target: Target) -> tuple[Image.Image, Target]:
+        if float(torch.rand(())) >= self.p:
+            return image, target
+        width, height = image.size
+        x1, y1, x2, y2 = target["boxes"].unbind(-1)
+        if float(torch.rand(())) < 0.5:
+            # counter-clockwise: (x, y) -> (y, width - x)
+            boxes = torch.stack([y1, width - x2, y2, width - x1], dim=-1)
+            turned = image.transpose(Image.Transpose.ROTATE_90)
+        else:
+            # clockwise: (x, y) -> (height - y, x)
+            boxes = torch.stack([height - y2, x1, height - y1, x2], dim=-1)
+            turned = image.transpose(Image.Transpose.ROTATE_270)
+        return turned, {**target, "boxes": boxes.reshape(-1, 4)}
 
 
 class RandomZoomCrop:
@@ -121,7 +163,7 @@ class Compose:
 
 
 def train_transforms(config: AugmentConfig | None = None) -> Compose:
-    """The training augmentation: zoom crop, horizontal flip, colour jitter, to tensor."""
+    """The training augmentation: zoom crop, flips, quarter turns, colour jitter, to tensor."""
     c = config or AugmentConfig()
     steps: list[Any] = []
     if c.crop_prob > 0:
@@ -130,6 +172,10 @@ def train_transforms(config: AugmentConfig | None = None) -> Compose:
         )
     if c.hflip > 0:
         steps.append(RandomHorizontalFlip(c.hflip))
+    if c.vflip > 0:
+        steps.append(RandomVerticalFlip(c.vflip))
+    if c.rot90 > 0:
+        steps.append(RandomRotate90(c.rot90))
     if max(c.brightness, c.contrast, c.saturation, c.hue) > 0:
         steps.append(ColourJitter(c.brightness, c.contrast, c.saturation, c.hue))
     steps.append(ToTensor())

@@ -72,7 +72,14 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def train(
-    data: DataOpt,
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data",
+            help="Dataset folder (or COCO json file); repeat to train on several together "
+            "(e.g. real photos + rendered scenes), all in --format with the same class names.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, metrics, log.")],
     format: FormatOpt = "yolo",
     epochs: Annotated[
@@ -109,6 +116,11 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 0.01,
     optimizer: Annotated[str, typer.Option(help="sgd | adamw")] = "sgd",
     warmup_iters: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 300,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay (not on biases/norms).")] = 1e-4,
+    vflip: Annotated[
+        float, typer.Option(help="Probability of a top-bottom flip (photos taken from above).")
+    ] = 0.0,
+    rot90: Annotated[float, typer.Option(help="Probability of a quarter turn.")] = 0.0,
     repeat_factor: Annotated[
         float, typer.Option(help="LVIS repeat-factor threshold for rare classes (0 = off).")
     ] = 0.0,
@@ -135,16 +147,17 @@ def train(
 ) -> None:
     """Train the detector; checkpoint every epoch to RUN_DIR (last.pt resumable, best.pt)."""
     from models.config import DetectorConfig
-    from models.datasets import read_dataset
+    from models.datasets import merge_datasets, read_dataset
     from models.detector import default_config
     from models.taxonomy import parse_class_map
     from models.training import TrainConfig
     from models.training import train as run_training
+    from models.transforms import AugmentConfig
 
     _check_format(format)
     try:
         mapping = parse_class_map(class_map or [])
-        train_index = read_dataset(data, format, skip_bad=skip_bad)
+        train_index = merge_datasets([read_dataset(d, format, skip_bad=skip_bad) for d in data])
         val_index = (
             read_dataset(val, format, class_names=train_index.class_names, skip_bad=skip_bad)
             if val is not None
@@ -168,6 +181,8 @@ def train(
             optimizer=optimizer,
             lr=lr,
             warmup_iters=warmup_iters,
+            weight_decay=weight_decay,
+            augment=AugmentConfig(vflip=vflip, rot90=rot90),
             seed=seed,
             num_workers=workers,
             num_threads=threads,

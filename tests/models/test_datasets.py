@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.datasets import DetectionDataset, read_coco, read_dataset, read_voc, read_yolo
+from models.datasets import (
+    DetectionDataset,
+    merge_datasets,
+    read_coco,
+    read_dataset,
+    read_voc,
+    read_yolo,
+)
 from models.errors import AnnotationError, DatasetLayoutError
 from tests.models.scenes import CLASSES, draw_scenes, write_voc, write_yolo
 
@@ -188,3 +195,34 @@ def test_write_voc_helper_roundtrip(tmp_path):
     scenes = draw_scenes(tmp_path, 1)
     write_voc(tmp_path, scenes)
     assert read_voc(tmp_path, class_names=CLASSES).samples[0].classes == scenes[0].classes
+
+
+def test_merge_renumbers_classes_by_name(tmp_path):
+    first_scenes = draw_scenes(tmp_path / "real" / "images", 2)
+    write_yolo(tmp_path / "real", first_scenes)
+    second_scenes = draw_scenes(tmp_path / "rendered" / "images", 3, seed=5)
+    # the second set lists the same names in reverse order, its ids follow that order
+    reversed_names = tuple(reversed(CLASSES))
+    flipped = [
+        type(s)(s.name, s.size, s.boxes, [len(CLASSES) - 1 - c for c in s.classes])
+        for s in second_scenes
+    ]
+    write_yolo(tmp_path / "rendered", flipped, names=reversed_names)
+    merged = merge_datasets(
+        [read_yolo(tmp_path / "real"), read_yolo(tmp_path / "rendered")]
+    )
+    assert merged.class_names == CLASSES
+    assert len(merged) == 5
+    by_name = {s.image_path.parent.parent.name + "/" + s.image_path.name: s for s in merged.samples}
+    for scene in second_scenes:
+        assert by_name["rendered/" + scene.name].classes == scene.classes
+    assert merged.description == f"{tmp_path / 'real'} + {tmp_path / 'rendered'}"
+    assert merged.content_hash() != read_yolo(tmp_path / "real").content_hash()
+
+
+def test_merge_refuses_a_class_the_first_lacks(tmp_path):
+    scenes = draw_scenes(tmp_path / "a" / "images", 1)
+    write_yolo(tmp_path / "a", scenes)
+    write_yolo(tmp_path / "b", draw_scenes(tmp_path / "b" / "images", 1), names=("x",) + CLASSES[1:])
+    with pytest.raises(ValueError, match=r"\['x'\]"):
+        merge_datasets([read_yolo(tmp_path / "a"), read_yolo(tmp_path / "b")])

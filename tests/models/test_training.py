@@ -12,7 +12,15 @@ from models.config import DetectorConfig
 from models.datasets import DetectionDataset, read_yolo
 from models.evaluation import evaluate_model
 from models.training import EpochSampler, TrainConfig, lr_factor, train
-from models.transforms import AugmentConfig, RandomHorizontalFlip, RandomZoomCrop, eval_transforms
+from models.transforms import (
+    AugmentConfig,
+    RandomHorizontalFlip,
+    RandomRotate90,
+    RandomVerticalFlip,
+    RandomZoomCrop,
+    eval_transforms,
+    train_transforms,
+)
 from tests.models.scenes import draw_scenes, tiny_config_dict, write_yolo
 
 
@@ -104,6 +112,39 @@ def test_flip_and_zoom_crop_keep_boxes_on_the_pixels():
         assert len(t["boxes"]) == 1  # never drops every box
         box = t["boxes"][0]
         assert 0 <= box[0] < box[2] <= cropped.width and 0 <= box[1] < box[3] <= cropped.height
+
+
+def _white_box_bbox(image) -> tuple[int, int, int, int]:
+    return image.convert("L").point(lambda v: 255 if v > 127 else 0).getbbox()
+
+
+def test_vertical_flip_and_quarter_turns_move_boxes_with_the_pixels():
+    from PIL import Image, ImageDraw
+
+    # a white rectangle whose pixels span [10, 50) x [20, 40) on a 200 x 100 image
+    image = Image.new("RGB", (200, 100))
+    ImageDraw.Draw(image).rectangle((10, 20, 49, 39), fill="white")
+    target = {"boxes": torch.tensor([[10.0, 20, 50, 40]]), "labels": torch.tensor([1])}
+    flipped, t = RandomVerticalFlip(1.0)(image, target)
+    assert t["boxes"].tolist() == [[10.0, 60, 50, 80]]
+    assert _white_box_bbox(flipped) == (10, 60, 50, 80)
+    seen = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        turned, t = RandomRotate90(1.0)(image, target)
+        assert turned.size == (100, 200)
+        assert tuple(t["boxes"][0].tolist()) == _white_box_bbox(turned)
+        seen.add(tuple(t["boxes"][0].tolist()))
+    assert len(seen) == 2  # both directions happen
+    # p=0 leaves everything alone, and the recipe's switches decide which steps run
+    assert RandomRotate90(0.0)(image, target)[0] is image
+    names = [type(step).__name__ for step in train_transforms(AugmentConfig()).transforms]
+    assert "RandomRotate90" not in names and "RandomVerticalFlip" not in names
+    names = [
+        type(step).__name__
+        for step in train_transforms(AugmentConfig(vflip=0.5, rot90=0.5)).transforms
+    ]
+    assert "RandomRotate90" in names and "RandomVerticalFlip" in names
 
 
 def test_augment_config_round_trips():
