@@ -63,6 +63,8 @@ def render_card(
     history: list[dict[str, Any]],
     commands: list[str],
     notes: str = "",
+    also_measured: list[tuple[str, str, dict[str, Any]]] | None = None,
+    limitations: list[str] | None = None,
 ) -> str:
     """The Markdown of ``MODEL_CARD.md`` for the exported checkpoint ``data`` at ``file``."""
     config = data["config"]
@@ -86,6 +88,20 @@ def render_card(
         for h in history
     ]
     taxonomy = [(k, v) for k, v in data["taxonomy"].items()]
+    threads = recipe.get("num_threads")
+    thread_text = f"{threads} torch thread{'s' if threads != 1 else ''}" if threads else "all cores"
+    also = "".join(
+        f"| {label} | `{path}` | {m['num_images']} | {m['num_boxes']} | {m['map50']:.3f} | "
+        f"{m['map']:.3f} |\n"
+        for label, path, m in also_measured or []
+    )
+    also_section = (
+        "\nAlso measured with the same code (`wastemap eval --data DIR --format yolo --json`):\n\n"
+        "| data | folder | images | boxes | mAP@.5 | mAP |\n|---|---|---|---|---|---|\n" + also
+        if also
+        else ""
+    )
+    extra_limits = "".join(f"- {text}\n" for text in limitations or [])
     absent = [n for n in data["class_names"] if metrics["per_class"].get(n) is None]
     unmeasured = (
         f"{', '.join(f'`{n}`' for n in absent)} have no boxes in the evaluation data, so their "
@@ -145,8 +161,8 @@ Commands, from the repository root (`../shared` beside it):
 {notes}
 
 Time and hardware: {train_s / 3600:.2f} h of training ({len(history)} epochs, plus about a
-minute of evaluation on `valid` per epoch) on {os.cpu_count()} cores of an {_cpu()} CPU shared
-with other work, one torch thread, no GPU.
+minute of evaluation on `valid` per epoch) on {os.cpu_count()} cores of an {_cpu()} CPU,
+{thread_text}, no GPU.
 
 {_table(epochs, ("epoch", "after the epoch"))}
 
@@ -163,12 +179,10 @@ Measured by
 {_table(per_class, ("class", "AP@.5"))}
 
 {_table(per_category, ("category", "AP@.5"))}
-
+{also_section}
 ## Limitations
 
-- Trained on 416 px ground-level photos of single pieces of litter; street-camera frames,
-  night images and piles of dumped waste are outside what it saw.
-- {unmeasured}
+{extra_limits}- {unmeasured}
 - The accuracy is below what a GPU-length schedule would reach: the whole run had a few CPU hours.
 """
     return out
@@ -183,9 +197,23 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="best.pt", help="file in RUN to ship")
     parser.add_argument("--command", action="append", default=[], help="training command(s)")
     parser.add_argument("--notes", default="", help="extra paragraph for the training section")
+    parser.add_argument(
+        "--also-eval",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="another dataset (--format) to measure and list in the card; repeat",
+    )
+    parser.add_argument("--limitation", action="append", default=[], help="a limitation; repeat")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help="where to write")
     args = parser.parse_args()
+    extra_sets = []
+    for item in args.also_eval:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            parser.error(f"--also-eval {item!r}: give LABEL=DIR")
+        extra_sets.append((label, folder))
 
     from models.datasets import DetectionDataset, read_dataset
     from models.evaluation import evaluate_model
@@ -195,13 +223,16 @@ def main() -> None:
     history = load_checkpoint(args.run / "last.pt")["training"]["history"]
     target = export_checkpoint(source, args.weights_dir / f"{args.name}.pt")
     detector = Detector.load(target, num_threads=args.threads)
-    index = read_dataset(args.eval_data, args.format)
-    result = evaluate_model(
-        detector.model,
-        DetectionDataset(index, eval_transforms()),
-        model_classes=detector.class_names,
-    )
-    metrics = result.to_dict()
+
+    def measure(folder: Path) -> dict[str, Any]:
+        return evaluate_model(
+            detector.model,
+            DetectionDataset(read_dataset(folder, args.format), eval_transforms()),
+            model_classes=detector.class_names,
+        ).to_dict()
+
+    metrics = measure(args.eval_data)
+    also_measured = [(label, folder, measure(Path(folder))) for label, folder in extra_sets]
     data = load_checkpoint(target)
     commands = args.command or [data.get("metadata", {}).get("command", "(unknown)")]
     eval_command = f"wastemap eval --data {args.eval_data} --format {args.format} --json"
@@ -213,9 +244,12 @@ def main() -> None:
         history=[h for h in history if h["epoch"] <= data["metrics"].get("epoch", 10**9)],
         commands=commands,
         notes=args.notes,
+        also_measured=also_measured,
+        limitations=args.limitation,
     )
     (args.weights_dir / "MODEL_CARD.md").write_text(card)
-    print(json.dumps({"shipped": str(target), "metrics": metrics}, indent=2))
+    also = {label: m for label, _, m in also_measured}
+    print(json.dumps({"shipped": str(target), "metrics": metrics, "also": also}, indent=2))
 
 
 if __name__ == "__main__":
