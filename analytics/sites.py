@@ -1,7 +1,12 @@
 """Litter sites: the sightings of the same litter, in several frames or surveys, as one site.
 
-A *sighting* is one detection: a category, a score, a capture time and the position of the camera
-that took the frame (WGS84 degrees; the litter lies a few metres ahead of it). Sightings close to
+A *sighting* is one detection: a category, a score, a capture time and a position (WGS84
+degrees). Callers pass the estimated ground position of the object where it can be estimated
+(:func:`analytics.ground.object_positions`: the ray through the bottom of its box met with the
+road, from the camera's position, heading and model), and the position of the camera that took
+the frame where it cannot (no heading, as for phone close-ups, or the box at or above the horizon
+or too far away); these functions use whatever ``latitude``/``longitude`` they are given. Sightings
+close to
 each other whose categories are *compatible* (:data:`COMPATIBLE_CATEGORIES`: the detector confuses
 plastic, paper, metal and glass, and a pile of mixed litter holds all of them, but a hazardous find
 never merges into a pile of paper) are one site.
@@ -59,8 +64,9 @@ __all__ = [
     "summarise_sites",
 ]
 
-#: Largest distance in metres between two sightings of one site (camera positions: a vehicle
-#: sees the same litter from about 20 m before it until it passes).
+#: Largest distance in metres between two sightings of one site. Sightings placed on the ground
+#: agree to a few metres; camera positions (frames without a heading) spread over about 20 m, as a
+#: vehicle sees the same litter from about 20 m before it until it passes.
 DEFAULT_DISTANCE_M = 30.0
 
 #: Category -> group; sightings merge into one site only within a group. Categories missing
@@ -409,13 +415,13 @@ def summarise_sites(sightings: pd.DataFrame, *, params: SiteParams | None = None
     Returns
     -------
     pandas.DataFrame
-        :data:`SITE_COLUMNS`: the centre (mean camera position, degrees), ``radius_m`` (farthest
-        sighting from the centre), ``first_seen_at``/``last_seen_at`` (UTC), ``sightings``
-        (distinct frames), ``detections``, ``surveys`` and ``survey_ids``, ``categories`` (most
-        seen first) and ``category_counts`` (objects per category), ``category`` (the most
-        seen), ``objects`` (for each category the most seen together in one frame, summed),
-        ``estimated_amount_l`` (objects times :data:`CATEGORY_VOLUME_L`), ``hazardous`` and
-        ``max_score``.
+        :data:`SITE_COLUMNS`: the centre (mean position of the sightings, degrees),
+        ``radius_m`` (farthest sighting from the centre), ``first_seen_at``/``last_seen_at``
+        (UTC), ``sightings`` (distinct frames), ``detections``, ``surveys`` and
+        ``survey_ids``, ``categories`` (most seen first) and ``category_counts`` (objects per
+        category), ``category`` (the most seen), ``objects`` (for each category the most seen
+        together in one frame, summed), ``estimated_amount_l`` (objects times
+        :data:`CATEGORY_VOLUME_L`), ``hazardous`` and ``max_score``.
     """
     params = params or SiteParams()
     if len(sightings) == 0:

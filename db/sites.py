@@ -51,28 +51,41 @@ def _in_bounds(lat: Any, lon: Any, bounds: Bounds | None) -> list[Any]:
     return [lat.between(min_lat, max_lat), lon.between(min_lon, max_lon)]
 
 
+#: What a sighting is made of: the detection, its box, and the frame's heading and size.
+_SIGHTING_FIELDS = (
+    Detection.id.label("detection_id"),
+    Detection.image_id,
+    Detection.model_version_id,
+    Detection.survey_id,
+    effective_category.label("category"),
+    Detection.score,
+    Detection.captured_at,
+    Detection.latitude,
+    Detection.longitude,
+    Detection.x1,
+    Detection.y1,
+    Detection.x2,
+    Detection.y2,
+    Image.heading_deg,
+    Image.width,
+    Image.height,
+)
+SIGHTING_COLUMNS: tuple[str, ...] = tuple(str(f.key) for f in _SIGHTING_FIELDS)
+
+
 def unassigned_detections(*, db_session: Session, min_score: float = 0.0) -> pd.DataFrame:
     """Detections that are no site's sighting yet (reviewers' rejections left out), with the
     reviewed category where a reviewer relabelled one.
 
-    Columns: ``detection_id``, ``image_id``, ``model_version_id``, ``survey_id``,
-    ``category``, ``score``, ``captured_at``, ``latitude``, ``longitude``.
+    Columns: :data:`SIGHTING_COLUMNS` (``latitude``/``longitude`` are the camera's; the box
+    and the frame's heading and size place the object on the ground).
     """
     assigned = sa.select(SiteDetection.detection_id).where(
         SiteDetection.detection_id == Detection.id
     )
     stmt = (
-        sa.select(
-            Detection.id.label("detection_id"),
-            Detection.image_id,
-            Detection.model_version_id,
-            Detection.survey_id,
-            effective_category.label("category"),
-            Detection.score,
-            Detection.captured_at,
-            Detection.latitude,
-            Detection.longitude,
-        )
+        sa.select(*_SIGHTING_FIELDS)
+        .join(Image, Image.id == Detection.image_id)
         .where(~sa.exists(assigned), Detection.review_status != "rejected")
         .order_by(Detection.captured_at, Detection.id)
     )
@@ -128,42 +141,18 @@ def add_sightings(*, db_session: Session, links: Sequence[tuple[int, int]]) -> i
 
 
 def sightings(*, db_session: Session, site_ids: Iterable[int]) -> pd.DataFrame:
-    """Every sighting of ``site_ids``: ``site`` plus the columns of
-    :func:`unassigned_detections`."""
+    """Every sighting of ``site_ids``: ``site`` plus :data:`SIGHTING_COLUMNS`."""
     frames = []
     for chunk in _chunks(sorted(set(site_ids))):
         stmt = (
-            sa.select(
-                SiteDetection.site_id.label("site"),
-                Detection.id.label("detection_id"),
-                Detection.image_id,
-                Detection.model_version_id,
-                Detection.survey_id,
-                effective_category.label("category"),
-                Detection.score,
-                Detection.captured_at,
-                Detection.latitude,
-                Detection.longitude,
-            )
+            sa.select(SiteDetection.site_id.label("site"), *_SIGHTING_FIELDS)
             .join(Detection, Detection.id == SiteDetection.detection_id)
+            .join(Image, Image.id == Detection.image_id)
             .where(SiteDetection.site_id.in_(chunk))
         )
         frames.append(_frame(db_session, stmt))
     if not frames:
-        return pd.DataFrame(
-            columns=[
-                "site",
-                "detection_id",
-                "image_id",
-                "model_version_id",
-                "survey_id",
-                "category",
-                "score",
-                "captured_at",
-                "latitude",
-                "longitude",
-            ]
-        )
+        return pd.DataFrame(columns=["site", *SIGHTING_COLUMNS])
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 

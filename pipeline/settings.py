@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from analytics.ground import DASH_CAMERA, CameraModel
+
 
 class Settings(BaseSettings):
     """All configuration of WasteMap, from ``WASTEMAP_<NAME>`` environment variables or ``.env``."""
@@ -75,10 +77,60 @@ class Settings(BaseSettings):
     detect_batch_size: int = Field(default=4, gt=0)
     num_threads: int | None = Field(default=None, description="torch threads; default: all cores.")
 
+    camera_height_m: float = Field(
+        default=DASH_CAMERA.height_m,
+        gt=0,
+        description="Height of the survey vehicles' dash camera above the road, metres. With "
+        "the settings below it places each detection on the ground ahead of the camera "
+        "(frames without a heading, such as phone close-ups, keep the camera's position).",
+    )
+    camera_hfov_deg: float = Field(
+        default=DASH_CAMERA.hfov_deg, gt=0, lt=180, description="Horizontal field of view, degrees."
+    )
+    camera_focal_px: float | None = Field(
+        default=DASH_CAMERA.focal_px,
+        gt=0,
+        description="Focal length in pixels at the frames' width; overrides camera_hfov_deg.",
+    )
+    camera_horizon: float = Field(
+        default=DASH_CAMERA.horizon,
+        ge=0,
+        le=1,
+        description="Row of the horizon in a frame, as a fraction of its height (0 top).",
+    )
+    camera_principal_x: float = Field(
+        default=DASH_CAMERA.principal_x,
+        ge=0,
+        le=1,
+        description="Column straight ahead of the vehicle, as a fraction of the frame width.",
+    )
+    camera_pitch_deg: float = Field(
+        default=DASH_CAMERA.pitch_deg,
+        description="Downward tilt of the camera, degrees; 0 for an upright image plane.",
+    )
+    camera_max_distance_m: float = Field(
+        default=DASH_CAMERA.max_distance_m,
+        gt=0,
+        description="Detections whose ground point is farther than this keep the camera's "
+        "position, metres.",
+    )
+
     recyclable_overrides: dict[str, bool] = Field(
         default_factory=dict,
         description='JSON object category -> recyclable, e.g. {"glass": false}.',
     )
+
+    def camera_model(self) -> CameraModel:
+        """The dash camera of the survey vehicles (``camera_*`` settings)."""
+        return CameraModel(
+            height_m=self.camera_height_m,
+            hfov_deg=self.camera_hfov_deg,
+            horizon=self.camera_horizon,
+            principal_x=self.camera_principal_x,
+            pitch_deg=self.camera_pitch_deg,
+            focal_px=self.camera_focal_px,
+            max_distance_m=self.camera_max_distance_m,
+        )
 
 
 def get_settings() -> Settings:

@@ -1,8 +1,10 @@
 """Litter sites kept up to date as batches land, and collection routes over them.
 
 :func:`update_sites` is the incremental step: call it after a chunk or a batch has committed.
-It takes every detection that is no site's sighting yet, lets it join a nearby site or form new
-ones (``analytics/sites.py``), refreshes the sites it touched, and decides again which sites near
+It takes every detection that is no site's sighting yet, places it on the ground ahead of the
+camera that saw it (``analytics/ground.py``, with the camera model of the settings; frames
+without a heading keep the camera's position), lets it join a nearby site or form new ones
+(``analytics/sites.py``), refreshes the sites it touched, and decides again which sites near
 the new frames a later survey has cleared. It runs in one transaction of its own, serialised
 against concurrent calls (workers finishing chunks at the same time), and is idempotent: calling
 it twice, or after a crash half-way, adds nothing twice.
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from analytics.errors import InfeasibleRouteError
 from analytics.exports import write_routes
+from analytics.ground import CameraModel, object_positions
 from analytics.routing import (
     DEFAULT_SERVICE_MINUTES,
     DEFAULT_SOLVER,
@@ -39,6 +42,7 @@ from analytics.sites import SiteParams, cleared_sites, label_sightings, summaris
 from db import sites as site_queries
 from db.engine import transaction
 from db.schema import H3_RESOLUTIONS, utcnow
+from pipeline.settings import get_settings
 
 _M_PER_DEG_LAT = 111_320.0
 
@@ -64,6 +68,7 @@ def update_sites(
     *,
     image_ids: Iterable[int] | None = None,
     params: SiteParams | None = None,
+    camera: CameraModel | None = None,
 ) -> SitesUpdate:
     """Bring the sites up to date with what has been stored; call after a chunk commits.
 
@@ -78,40 +83,53 @@ def update_sites(
     params
         Clustering distance, category groups and the clearing rule; default
         :class:`~analytics.sites.SiteParams`.
+    camera
+        The dash camera that places sightings on the ground; default: the ``camera_*``
+        settings. Sites already stored keep the positions they were given until they grow or
+        are rebuilt.
     """
     params = params or SiteParams()
+    camera = camera or get_settings().camera_model()
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)
-        return _update(session, None if image_ids is None else list(image_ids), params)
+        return _update(session, None if image_ids is None else list(image_ids), params, camera)
 
 
-def rebuild_sites(engine: Engine, *, params: SiteParams | None = None) -> SitesUpdate:
-    """Forget every site and cluster all detections again (after changing the parameters, or
-    after reviewers rejected many detections), in one transaction."""
+def rebuild_sites(
+    engine: Engine, *, params: SiteParams | None = None, camera: CameraModel | None = None
+) -> SitesUpdate:
+    """Forget every site and cluster all detections again (after changing the parameters or
+    the camera model, or after reviewers rejected many detections), in one transaction."""
     params = params or SiteParams()
+    camera = camera or get_settings().camera_model()
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)
         site_queries.delete_all(db_session=session)
-        return _update(session, None, params)
+        return _update(session, None, params, camera)
 
 
 #: An empty latitude/longitude box (no frame lies in it).
 _NOWHERE = (0.0, 0.0, -1.0, -1.0)
 
 
-def _update(session: Session, image_ids: list[int] | None, params: SiteParams) -> SitesUpdate:
+def _update(
+    session: Session, image_ids: list[int] | None, params: SiteParams, camera: CameraModel
+) -> SitesUpdate:
     """Sightings survey by survey in the order they were captured, each after the clearing of
     the sites it could join is up to date; then the clearing of the sites touched and of those
     near ``image_ids``. So sites come out the same whether batches land one by one or all at
     once (:func:`rebuild_sites`)."""
     report = SitesUpdate()
     changes: dict[int, list[str]] = {}  # site -> [status before, status now]
-    new = site_queries.unassigned_detections(db_session=session, min_score=params.min_score)
+    new = object_positions(
+        site_queries.unassigned_detections(db_session=session, min_score=params.min_score),
+        camera=camera,
+    )
     touched: set[int] = set()
     for part in _surveys_in_time_order(new):
         near = _bounds(part["latitude"], part["longitude"], params.distance_m)
         _clear(session, near, set(), params, changes)
-        touched |= _assign(session, part, params, report)
+        touched |= _assign(session, part, params, camera, report)
     if image_ids is None:
         scope = None
     else:
@@ -139,9 +157,14 @@ def _surveys_in_time_order(new: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def _assign(
-    session: Session, new: pd.DataFrame, params: SiteParams, report: SitesUpdate
+    session: Session,
+    new: pd.DataFrame,
+    params: SiteParams,
+    camera: CameraModel,
+    report: SitesUpdate,
 ) -> set[int]:
-    """``new`` detections join sites or form new ones; returns the ids of the sites touched."""
+    """``new`` detections (placed on the ground) join sites or form new ones; returns the ids
+    of the sites touched."""
     candidates = site_queries.open_sites(
         db_session=session, bounds=_bounds(new["latitude"], new["longitude"], params.distance_m)
     )
@@ -160,7 +183,9 @@ def _assign(
     )
     grown = {int(label) for label in labels[joins]}
     if grown:
-        everything = site_queries.sightings(db_session=session, site_ids=grown)
+        everything = object_positions(
+            site_queries.sightings(db_session=session, site_ids=grown), camera=camera
+        )
         summary = summarise_sites(everything, params=params)
         site_queries.update(
             db_session=session,

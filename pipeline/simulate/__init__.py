@@ -14,7 +14,8 @@ writes:
     the litter boxes as a YOLO dataset, classes in the order of the trash-filter data set
     (:data:`CLASSES`);
 ``ground_truth.json``
-    per frame: file, lat, lon, captured_at, heading, street and boxes with their class.
+    the camera model, and per frame: file, lat, lon, captured_at, heading, street and boxes
+    with their class, distance from the camera and the litter's true lat, lon.
 
 :func:`render_litter_closeups` renders 416 x 416 close-ups of the same litter models on asphalt,
 grass, soil, paving, gravel or sand, like the trash-filter photos, as extra training data.

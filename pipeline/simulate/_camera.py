@@ -10,11 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-# Camera (metres, degrees, pixels). A dash camera behind the windscreen of a van.
-_CAMERA_HEIGHT_M = 1.7
-_HFOV_DEG = 62.0
-_HORIZON = 0.36  # horizon row as a fraction of the image height (camera pitched down)
-_PRINCIPAL_X = 0.42  # the lens is shifted so the camera looks a little towards the kerb
+from analytics.ground import DASH_CAMERA
+
+# Camera (metres, degrees, pixels). A dash camera behind the windscreen of a van: the camera
+# model that WasteMap places detections on the ground with, by default.
+_CAMERA_HEIGHT_M = DASH_CAMERA.height_m
+_HFOV_DEG = DASH_CAMERA.hfov_deg
+_HORIZON = DASH_CAMERA.horizon  # horizon row as a fraction of the image height
+_PRINCIPAL_X = DASH_CAMERA.principal_x  # the lens is shifted: the camera looks towards the kerb
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
 from pipeline._exif import build_exif
-from pipeline.simulate._camera import _CAMERA_HEIGHT_M, _HFOV_DEG
+from pipeline.simulate._camera import _CAMERA_HEIGHT_M, _HFOV_DEG, _HORIZON, _PRINCIPAL_X
 from pipeline.simulate._results import (
     CAMERA_MAKE,
     CAMERA_MODEL,
@@ -162,6 +162,8 @@ def _write_ground_truth(
             "model": CAMERA_MODEL,
             "height_m": _CAMERA_HEIGHT_M,
             "hfov_deg": _HFOV_DEG,
+            "horizon": _HORIZON,
+            "principal_x": _PRINCIPAL_X,
         },
         "weather": "sunny" if weather.sunny else "overcast",
         "road_network": Path(str(graph.graph.get("source_path", "unknown"))).name,

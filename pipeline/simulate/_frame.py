@@ -126,7 +126,12 @@ def _render_frame(
         if min(box[2] - box[0], box[3] - box[1]) < 4 or max(box[2] - box[0], box[3] - box[1]) < 10:
             continue  # too small to label (it is still drawn: tiny litter exists)
         boxes.append(
-            LitterBox(p.obj.class_name, box, distance_m=math.hypot(p.z_m, p.x_m - st.camera_x_m))
+            LitterBox(
+                p.obj.class_name,
+                box,
+                distance_m=math.hypot(p.z_m, p.x_m - st.camera_x_m),
+                offset_m=(p.x_m, p.z_m),
+            )
         )
     image = _camera_finish(img, rng, blur=0.55, noise=0.012, vignette=0.3)
     return image, boxes

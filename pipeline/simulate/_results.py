@@ -22,11 +22,19 @@ DEFAULT_START = datetime(2024, 5, 14, 9, 30, tzinfo=ZoneInfo("Europe/Helsinki"))
 
 @dataclass(frozen=True)
 class LitterBox:
-    """One litter object in an image: class and box ``(x0, y0, x1, y1)`` in pixels."""
+    """One litter object in an image: class and box ``(x0, y0, x1, y1)`` in pixels.
+
+    Street frames also know where the object lies: ``distance_m`` from the camera, its
+    ``offset_m`` (metres to the right of and ahead of the frame's GPS position, the street's
+    centre line, along the heading) and its true ``lat``/``lon`` (degrees).
+    """
 
     class_name: str
     xyxy: tuple[float, float, float, float]
     distance_m: float | None = None
+    offset_m: tuple[float, float] | None = None
+    lat: float | None = None
+    lon: float | None = None
 
     @property
     def class_id(self) -> int:
@@ -40,6 +48,8 @@ class LitterBox:
         }
         if self.distance_m is not None:
             out["distance_m"] = round(self.distance_m, 2)
+        if self.lat is not None and self.lon is not None:
+            out["lat"], out["lon"] = round(self.lat, 8), round(self.lon, 8)
         return out
 
 

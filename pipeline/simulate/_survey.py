@@ -4,8 +4,10 @@ with their EXIF, labels and ground truth.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
+import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +29,14 @@ from pipeline.simulate._files import (
 from pipeline.simulate._frame import _render_frame
 from pipeline.simulate._noise import _seed_of
 from pipeline.simulate._results import DEFAULT_START, LitterBox, SampleSurvey, SurveyFrame
-from pipeline.simulate._route import _plan_route, _sample_route, _speed_kmh, _street_name, _view_at
+from pipeline.simulate._route import (
+    _GEOD,
+    _plan_route,
+    _sample_route,
+    _speed_kmh,
+    _street_name,
+    _view_at,
+)
 from pipeline.simulate._scene import _street_style, _StreetStyle, _View, _Weather
 from pipeline.simulate._street import _Textures
 
@@ -63,6 +72,23 @@ def _render_job(job: _FrameJob) -> tuple[bytes, list[LitterBox]]:
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=job.jpeg_quality, exif=job.exif)
     return buf.getvalue(), boxes
+
+
+def _on_the_ground(
+    boxes: list[LitterBox], lat: float, lon: float, heading_deg: float
+) -> list[LitterBox]:
+    """``boxes`` with their true latitude and longitude: the street ahead of a frame is drawn
+    straight along its heading, from its GPS position on the street's centre line."""
+    out = []
+    for box in boxes:
+        if box.offset_m is None:
+            out.append(box)
+            continue
+        right, ahead = box.offset_m
+        azimuth = heading_deg + math.degrees(math.atan2(right, ahead))
+        box_lon, box_lat, _ = _GEOD.fwd(lon, lat, azimuth, math.hypot(right, ahead))
+        out.append(dataclasses.replace(box, lat=float(box_lat), lon=float(box_lon)))
+    return out
 
 
 def _run_jobs(
@@ -186,7 +212,8 @@ def build_sample_survey(
         )
         meta.append((when, street))
     out: list[SurveyFrame] = []
-    for i, (jpeg, boxes) in enumerate(_run_jobs(jobs, workers)):
+    for i, (jpeg, rendered) in enumerate(_run_jobs(jobs, workers)):
+        boxes = _on_the_ground(rendered, float(lats[i]), float(lons[i]), float(headings[i]))
         name = f"frame_{i:04d}"
         path = images_dir / f"{name}.jpg"
         path.write_bytes(jpeg)

@@ -4,6 +4,7 @@ incremental site update that runs after each chunk."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
+from analytics.ground import DASH_CAMERA
 from analytics.network import load_road_network
 from db import detections as detection_queries
 from db import images as image_queries
@@ -62,18 +64,30 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     return float(np.hypot(dx, dy))
 
 
-def store_frames(
-    engine: sa.Engine,
-    *,
-    survey: str,
-    frames: Sequence[tuple[float, float, dt.datetime, list[str]]],
-) -> list[int]:
-    """Store frames (lat, lon, time, categories seen) as images with their detections."""
+#: A frame: latitude, longitude, capture time, categories seen, and how far ahead of the camera
+#: (due north) the litter lies; None: no heading, the box says nothing about where it is.
+Frame = tuple[float, float, dt.datetime, list[str], float | None]
+FRAME_SIZE = (640, 480)
+
+
+def box_ahead(distance_m: float | None) -> dict[str, float]:
+    """A box whose bottom centre is ``distance_m`` straight ahead of the dash camera."""
+    if distance_m is None:
+        return {"x1": 1, "y1": 1, "x2": 9, "y2": 9}
+    width, height = FRAME_SIZE
+    f = float(DASH_CAMERA.focal_length_px(width))
+    u = DASH_CAMERA.principal_x * width
+    v = DASH_CAMERA.horizon * height + f * DASH_CAMERA.height_m / distance_m
+    return {"x1": u - 6, "y1": v - 9, "x2": u + 6, "y2": v}
+
+
+def store_frames(engine: sa.Engine, *, survey: str, frames: Sequence[Frame]) -> list[int]:
+    """Store frames as images with their detections."""
     ids = []
     with transaction(engine) as session:
         model = model_versions.get_or_create(db_session=session, version="test-detector")
         survey_row = survey_queries.get_or_create(db_session=session, name=survey)
-        for lat, lon, when, categories in frames:
+        for lat, lon, when, categories, ahead_m in frames:
             sha = hashlib.sha256(f"{survey}{lat}{lon}{when}".encode()).hexdigest()
             row = {
                 "sha256": sha,
@@ -84,8 +98,9 @@ def store_frames(
                 "latitude": lat,
                 "longitude": lon,
                 "position_source": "exif",
-                "width": 640,
-                "height": 480,
+                "width": FRAME_SIZE[0],
+                "height": FRAME_SIZE[1],
+                "heading_deg": None if ahead_m is None else 0.0,
                 "image_format": "JPEG",
                 **{f"h3_r{r}": h3.latlng_to_cell(lat, lon, r) for r in H3_RESOLUTIONS},
             }
@@ -93,8 +108,7 @@ def store_frames(
             image = image_queries.get_by_sha256(db_session=session, sha256=sha)
             assert image is not None
             found = [
-                {"label": c, "category": c, "score": 0.8, "x1": 1, "y1": 1, "x2": 9, "y2": 9}
-                for c in categories
+                {"label": c, "category": c, "score": 0.8, **box_ahead(ahead_m)} for c in categories
             ]
             detection_queries.record_run(
                 db_session=session, image=image, model_version_id=model.id, detections=found
@@ -109,20 +123,25 @@ def passes(
     start: dt.datetime,
     seen: bool = True,
     which: Sequence[int] | None = None,
-) -> list[tuple[float, float, dt.datetime, list[str]]]:
-    """Frames of a vehicle passing each object: 4 frames from 12 m before it to beside it."""
+    heading: bool = False,
+) -> list[Frame]:
+    """Frames of a vehicle driving north past each object: 4 frames from 12 m before it to
+    beside it, with no heading; or, with ``heading``, 4 frames from 18 m to 6 m before it, the
+    litter in view ahead."""
     frames = []
     for k, (lat, lon) in enumerate(objects):
         if which is not None and k not in which:
             continue
         category = ["plastic"] if k != 3 else ["hazardous"]
         for f, back in enumerate((12.0, 8.0, 4.0, 0.0)):
+            ahead = back + 6.0 if heading else None
             frames.append(
                 (
-                    lat - back / M_PER_DEG,
+                    lat - (ahead or back) / M_PER_DEG,
                     lon,
                     start + dt.timedelta(minutes=5 * k, seconds=2 * f),
                     category if seen else [],
+                    ahead,
                 )
             )
     return frames
@@ -153,13 +172,21 @@ def test_sites_update_groups_sightings_once(
         assert min(_metres((site["latitude"], site["longitude"]), o) for o in objects) < 10
 
 
-def test_sites_follow_chunks_and_clearing_surveys(db_engine: sa.Engine, objects) -> None:
-    frames = passes(objects, start=START)
+@pytest.mark.parametrize("heading", [False, True], ids=["camera", "ground"])
+def test_sites_follow_chunks_and_clearing_surveys(
+    db_engine: sa.Engine, objects, heading: bool
+) -> None:
+    drive = functools.partial(passes, heading=heading)
+    frames = drive(objects, start=START)
     for chunk in (frames[:5], frames[5:11], frames[11:]):  # batches land chunk by chunk
         ids = store_frames(db_engine, survey="drive-1", frames=chunk)
         update_sites(db_engine, image_ids=ids)
     sites = _sites(db_engine)
     assert len(sites) == 4 and all(s.sightings == 4 for s in sites)
+    # Frames with a heading put the litter on the ground where it lies; without one the site
+    # is the mean camera position, 6 m short of it.
+    off_m = sorted(min(_metres((s.latitude, s.longitude), o) for o in objects) for s in sites)
+    assert all(m < 0.1 for m in off_m) if heading else all(5.9 < m < 6.1 for m in off_m)
     by_object = {
         min(range(4), key=lambda k: _metres((s.latitude, s.longitude), objects[k])): s.id
         for s in sites
@@ -167,17 +194,17 @@ def test_sites_follow_chunks_and_clearing_surveys(db_engine: sa.Engine, objects)
     # A week later a second drive passes objects 0 and 1: 0 was cleaned up, 1 is still there.
     week = START + dt.timedelta(days=7)
     ids = store_frames(
-        db_engine, survey="drive-2", frames=passes(objects, start=week, seen=False, which=[0])
+        db_engine, survey="drive-2", frames=drive(objects, start=week, seen=False, which=[0])
     )
-    ids += store_frames(db_engine, survey="drive-2", frames=passes(objects, start=week, which=[1]))
+    ids += store_frames(db_engine, survey="drive-2", frames=drive(objects, start=week, which=[1]))
     report = update_sites(db_engine, image_ids=ids)
     assert report.cleared == 1 and report.new_sites == 0 and report.grown_sites == 1
     status = {s.id: (s.status, s.cleared_by_survey_id) for s in _sites(db_engine)}
     assert status[by_object[0]][0] == "cleared" and status[by_object[1]][0] == "active"
     # The second drive's next chunk does see object 0 after all (it was behind a car): reopened.
     late = [
-        (lat, lon, when + dt.timedelta(minutes=1), ["plastic"])
-        for lat, lon, when, _ in passes(objects, start=week, which=[0])[:2]
+        (lat, lon, when + dt.timedelta(minutes=1), ["plastic"], ahead)
+        for lat, lon, when, _, ahead in drive(objects, start=week, which=[0])[:2]
     ]
     report = update_sites(
         db_engine, image_ids=store_frames(db_engine, survey="drive-2", frames=late)
@@ -188,13 +215,13 @@ def test_sites_follow_chunks_and_clearing_surveys(db_engine: sa.Engine, objects)
     ids = store_frames(
         db_engine,
         survey="drive-3",  # after the clean-up of objects 0 and 2
-        frames=passes(objects, start=month, seen=False, which=[0, 2]),
+        frames=drive(objects, start=month, seen=False, which=[0, 2]),
     )
     assert update_sites(db_engine, image_ids=ids).cleared == 2
     ids = store_frames(
         db_engine,
         survey="drive-4",
-        frames=passes(objects, start=month + dt.timedelta(days=2), which=[0]),
+        frames=drive(objects, start=month + dt.timedelta(days=2), which=[0]),
     )
     report = update_sites(db_engine, image_ids=ids)
     assert report.new_sites == 1 and report.total == 5
@@ -209,6 +236,19 @@ def test_sites_follow_chunks_and_clearing_surveys(db_engine: sa.Engine, objects)
     before = fingerprint()
     rebuilt = rebuild_sites(db_engine)
     assert rebuilt.total == 5 and fingerprint() == before
+
+
+def test_site_updates_read_the_camera_from_the_settings(
+    db_engine: sa.Engine, objects, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Boxes drawn for a camera 1.7 m up, read as seen from 3.4 m: twice as far ahead.
+    monkeypatch.setenv("WASTEMAP_CAMERA_HEIGHT_M", "3.4")
+    store_frames(db_engine, survey="drive-1", frames=passes(objects[:1], start=START, heading=True))
+    update_sites(db_engine)
+    (site,) = _sites(db_engine)
+    lat, lon = objects[0]
+    assert (site.latitude - lat) * M_PER_DEG == pytest.approx(12.0, abs=0.1)  # mean of 18..6 m
+    assert site.longitude == pytest.approx(lon, abs=1e-7)
 
 
 def test_concurrent_updates_never_duplicate_sites(db_engine: sa.Engine, objects) -> None:
