@@ -18,8 +18,9 @@ from analytics.routing import (
     RoutePlan,
     parse_lat_lon,
 )
-from analytics.sites import DEFAULT_DISTANCE_M, SiteParams
+from analytics.sites import DEFAULT_DISTANCE_M
 from pipeline._cli_common import database, err_console, fail, reports_errors
+from pipeline.settings import get_settings
 from pipeline.sites import (
     SitesUpdate,
     export_routes,
@@ -52,11 +53,16 @@ def sites_update(
     distance_m: float = typer.Option(
         DEFAULT_DISTANCE_M, "--distance-m", help="Largest distance between sightings of a site."
     ),
-    min_score: float = typer.Option(0.0, "--min-score", help="Ignore detections scored lower."),
+    min_score: float | None = typer.Option(
+        None,
+        "--min-score",
+        help="Ignore detections scored lower (default: WASTEMAP_SITE_MIN_SCORE).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Group new detections into litter sites and mark the sites later surveys found cleared."""
-    params = SiteParams(distance_m=distance_m, min_score=min_score)
+    extra = {} if min_score is None else {"min_score": min_score}
+    params = get_settings().site_params(distance_m=distance_m, **extra)
     engine = database()
     try:
         report = (rebuild_sites if rebuild else update_sites)(engine, params=params)

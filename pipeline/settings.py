@@ -7,11 +7,13 @@ Celery worker process and dashboard session sees the environment it was started 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.ground import DASH_CAMERA, CameraModel
+from analytics.sites import SiteParams
 
 
 class Settings(BaseSettings):
@@ -115,10 +117,23 @@ class Settings(BaseSettings):
         "position, metres.",
     )
 
+    site_min_score: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Detections scored lower are not made into litter sites (nor routed to); "
+        "0.2 suits the shipped model (on the demo's frames half its detections at 0.2 or more "
+        "are litter, and very few score higher).",
+    )
+
     recyclable_overrides: dict[str, bool] = Field(
         default_factory=dict,
         description='JSON object category -> recyclable, e.g. {"glass": false}.',
     )
+
+    def site_params(self, **overrides: Any) -> SiteParams:
+        """Site clustering parameters: the defaults with ``site_min_score``, then ``overrides``."""
+        return SiteParams(**{"min_score": self.site_min_score, **overrides})
 
     def camera_model(self) -> CameraModel:
         """The dash camera of the survey vehicles (``camera_*`` settings)."""

@@ -88,7 +88,7 @@ def update_sites(
         settings. Sites already stored keep the positions they were given until they grow or
         are rebuilt.
     """
-    params = params or SiteParams()
+    params = params or get_settings().site_params()
     camera = camera or get_settings().camera_model()
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)
@@ -100,7 +100,7 @@ def rebuild_sites(
 ) -> SitesUpdate:
     """Forget every site and cluster all detections again (after changing the parameters or
     the camera model, or after reviewers rejected many detections), in one transaction."""
-    params = params or SiteParams()
+    params = params or get_settings().site_params()
     camera = camera or get_settings().camera_model()
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)

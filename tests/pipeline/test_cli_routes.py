@@ -251,6 +251,25 @@ def test_site_updates_read_the_camera_from_the_settings(
     assert site.longitude == pytest.approx(lon, abs=1e-7)
 
 
+def test_site_min_score_comes_from_the_settings_and_the_cli_overrides_it(
+    cli_env: str,
+    db_engine: sa.Engine,
+    app: typer.Typer,
+    objects,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every stored detection scores 0.8
+    monkeypatch.setenv("WASTEMAP_SITE_MIN_SCORE", "0.9")
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    report = update_sites(db_engine)  # what a batch does after each chunk
+    assert report.sightings == 0 and _sites(db_engine) == []
+    result = runner.invoke(app, ["sites", "update", "--json"])
+    assert json.loads(result.stdout)["sightings"] == 0
+    result = runner.invoke(app, ["sites", "update", "--min-score", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["new_sites"] == 4
+
+
 def test_concurrent_updates_never_duplicate_sites(db_engine: sa.Engine, objects) -> None:
     store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
     errors: list[BaseException] = []
