@@ -139,9 +139,7 @@ def merge_datasets(indexes: Sequence[DatasetIndex]) -> DatasetIndex:
                 f"{list(names)}): datasets trained together need the same class names"
             )
         renumber = [names.index(n) for n in other.class_names]
-        samples += [
-            replace(s, classes=[renumber[c] for c in s.classes]) for s in other.samples
-        ]
+        samples += [replace(s, classes=[renumber[c] for c in s.classes]) for s in other.samples]
     return DatasetIndex(
         names,
         samples,

@@ -25,7 +25,9 @@ PG_ADMIN_URL = os.environ.get(
 
 # Tests never read a developer's .env or environment by accident.
 for _name in list(os.environ):
-    if _name.startswith("WASTEMAP_") and not _name.startswith(("WASTEMAP_TEST_", "WASTEMAP_SHARED")):
+    if _name.startswith("WASTEMAP_") and not _name.startswith(
+        ("WASTEMAP_TEST_", "WASTEMAP_SHARED")
+    ):
         del os.environ[_name]
 
 

@@ -28,8 +28,9 @@ def test_compose_config_is_valid() -> None:
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.fail("docker-compose is not installed; `make test` installs it (apt docker-compose)")
-    result = subprocess.run([exe, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [exe, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -45,8 +46,9 @@ def test_services_and_their_commands_exist(compose: dict) -> None:
         words = [w for w in command[1:] if not w.startswith("-")]
         subcommand = words[:2] if words[0] == "db" else words[:1]
         result = runner.invoke(app, [*subcommand, "--help"])
-        assert result.exit_code == 0, f"service {name}: `wastemap {' '.join(subcommand)}` " \
-                                      f"does not exist: {result.output}"
+        assert result.exit_code == 0, (
+            f"service {name}: `wastemap {' '.join(subcommand)}` does not exist: {result.output}"
+        )
         # every option the service passes is an option of that command
         for option in (w for w in command[1:] if w.startswith("--")):
             assert option in result.output, f"service {name}: unknown option {option}"

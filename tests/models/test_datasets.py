@@ -208,9 +208,7 @@ def test_merge_renumbers_classes_by_name(tmp_path):
         for s in second_scenes
     ]
     write_yolo(tmp_path / "rendered", flipped, names=reversed_names)
-    merged = merge_datasets(
-        [read_yolo(tmp_path / "real"), read_yolo(tmp_path / "rendered")]
-    )
+    merged = merge_datasets([read_yolo(tmp_path / "real"), read_yolo(tmp_path / "rendered")])
     assert merged.class_names == CLASSES
     assert len(merged) == 5
     by_name = {s.image_path.parent.parent.name + "/" + s.image_path.name: s for s in merged.samples}
@@ -223,6 +221,6 @@ def test_merge_renumbers_classes_by_name(tmp_path):
 def test_merge_refuses_a_class_the_first_lacks(tmp_path):
     scenes = draw_scenes(tmp_path / "a" / "images", 1)
     write_yolo(tmp_path / "a", scenes)
-    write_yolo(tmp_path / "b", draw_scenes(tmp_path / "b" / "images", 1), names=("x",) + CLASSES[1:])
+    write_yolo(tmp_path / "b", draw_scenes(tmp_path / "b" / "images", 1), names=("x", *CLASSES[1:]))
     with pytest.raises(ValueError, match=r"\['x'\]"):
         merge_datasets([read_yolo(tmp_path / "a"), read_yolo(tmp_path / "b")])

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from db.engine import transaction
 from db.schema import Image, Quarantine
-from pipeline.cli import app
 from pipeline.batches import ingest_files
+from pipeline.cli import app
 from pipeline.ingest import IngestOptions, discover
 from pipeline.tracks import read_track
 from tests.helpers import make_exif, write_image
