@@ -45,9 +45,23 @@ def test_boxes_are_in_original_pixels(detector, tiny_run, tmp_path):
     [on_small] = detector.detect_images([small])
     [on_big] = detector.detect_paths([tmp_path / "big.jpg"])
     top_small = max(on_small, key=lambda d: d.score)
-    top_big = max((d for d in on_big if d.label == top_small.label), key=lambda d: d.score)
-    for a, b in zip(top_small.box, top_big.box, strict=True):
-        assert b == pytest.approx(4 * a, abs=8)
+    # the same object found on the big image, its box in the big image's pixels: 4x the small
+    # one's (a scene may hold several objects of one label, so match by overlap, not by score)
+    scaled = [
+        tuple(v / 4 for v in d.box) for d in on_big if d.label == top_small.label and d.score > 0.3
+    ]
+    best = max(scaled, key=lambda box: _iou(box, top_small.box))
+    # the upscaled JPEG is not the same picture to a tiny model (its boxes move a few pixels);
+    # a box left in the model's input pixels would be off by the 4x scale (IoU near 0)
+    assert _iou(best, top_small.box) > 0.5
+    for a, b in zip(top_small.box, best, strict=True):
+        assert b == pytest.approx(a, abs=8)  # pixels of the 128 px scene
+
+
+def _iou(a, b) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_paths_and_images_agree_and_batch(detector, tiny_run):
