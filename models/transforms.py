@@ -39,34 +39,38 @@ def _uniform(low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand(()))
 
 
-class RandomHorizontalFlip:
+class _RandomFlip:
+    """Mirror along one axis with probability ``p``; the boxes follow the pixels."""
+
+    #: the box columns (x1, x2) or (y1, y2) that swap, and the PIL transpose that mirrors
+    columns: tuple[int, int]
+    transpose: Image.Transpose
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, image: Image.Image, target: Target) -> tuple[Image.Image, Target]:
+        if float(torch.rand(())) >= self.p:
+            return image, target
+        low, high = self.columns
+        side = image.size[low]  # width for x columns (0, 2), height for y columns (1, 3)
+        boxes = target["boxes"].clone()
+        boxes[:, [low, high]] = side - target["boxes"][:, [high, low]]
+        return image.transpose(self.transpose), {**target, "boxes": boxes}
+
+
+class RandomHorizontalFlip(_RandomFlip):
     """Mirror left-right with probability ``p``."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        self.p = p
-
-    def __call__(self, image: Image.Image, target: Target) -> tuple[Image.Image, Target]:
-        if float(torch.rand(())) >= self.p:
-            return image, target
-        width = image.width
-        boxes = target["boxes"].clone()
-        boxes[:, [0, 2]] = width - target["boxes"][:, [2, 0]]
-        return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), {**target, "boxes": boxes}
+    columns = (0, 2)
+    transpose = Image.Transpose.FLIP_LEFT_RIGHT
 
 
-class RandomVerticalFlip:
+class RandomVerticalFlip(_RandomFlip):
     """Mirror top-bottom with probability ``p`` (litter photographed from above has no "up")."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        self.p = p
-
-    def __call__(self, image: Image.Image, target: Target) -> tuple[Image.Image, Target]:
-        if float(torch.rand(())) >= self.p:
-            return image, target
-        height = image.height
-        boxes = target["boxes"].clone()
-        boxes[:, [1, 3]] = height - target["boxes"][:, [3, 1]]
-        return image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), {**target, "boxes": boxes}
+    columns = (1, 3)
+    transpose = Image.Transpose.FLIP_TOP_BOTTOM
 
 
 class RandomRotate90:

@@ -138,13 +138,14 @@ def test_vertical_flip_and_quarter_turns_move_boxes_with_the_pixels():
     assert len(seen) == 2  # both directions happen
     # p=0 leaves everything alone, and the recipe's switches decide which steps run
     assert RandomRotate90(0.0)(image, target)[0] is image
-    names = [type(step).__name__ for step in train_transforms(AugmentConfig()).transforms]
+    names = _step_names(AugmentConfig())
     assert "RandomRotate90" not in names and "RandomVerticalFlip" not in names
-    names = [
-        type(step).__name__
-        for step in train_transforms(AugmentConfig(vflip=0.5, rot90=0.5)).transforms
-    ]
+    names = _step_names(AugmentConfig(vflip=0.5, rot90=0.5))
     assert "RandomRotate90" in names and "RandomVerticalFlip" in names
+
+
+def _step_names(config: AugmentConfig) -> list[str]:
+    return [type(step).__name__ for step in train_transforms(config).transforms]
 
 
 def test_augment_config_round_trips():
