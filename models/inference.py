@@ -3,7 +3,9 @@
 :class:`Detector` wraps a checkpoint's torchvision model. ``detect_paths`` decodes each JPEG
 straight to about the model's input size (PIL draft mode: the JPEG decoder's DCT scaling), resizes
 it to exactly the size the model would resize it to, runs the batch under
-``torch.inference_mode`` and maps boxes back to the original image's pixels.
+``torch.inference_mode`` and maps boxes back to the original image's pixels. The next batch is
+decoded on a thread while the model runs (PIL releases the GIL while it decodes), and the model
+itself is folded for inference on load (:mod:`models.fusion`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from torchvision.transforms.functional import pil_to_tensor
 
 from models.checkpoint import load_checkpoint, model_from_checkpoint
 from models.errors import ModelNotFoundError
+from models.fusion import optimize_for_inference
 from models.taxonomy import category_for
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -103,7 +107,7 @@ class Detector:
     def __init__(
         self, model: torch.nn.Module, data: dict[str, Any], path: Path, *, device: str = "cpu"
     ) -> None:
-        self.model = model.to(device).eval()
+        self.model = optimize_for_inference(model.to(device))
         self.device = device
         self.path = path
         self.class_names: tuple[str, ...] = tuple(data["class_names"])
@@ -203,14 +207,28 @@ class Detector:
     def detect_paths(
         self, paths: Iterable[str | Path], *, batch_size: int = 4
     ) -> list[list[Detection]]:
-        """Detect in image files, decoding each JPEG straight to about the model's input size."""
+        """Detect in image files, decoding each JPEG straight to about the model's input size.
+
+        Batch ``n + 1`` is decoded on a second thread while the model runs on batch ``n``.
+        """
         paths = list(paths)
+        batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         results: list[list[Detection]] = []
-        for start in range(0, len(paths), batch_size):
-            tensors, originals = [], []
-            for path in paths[start : start + batch_size]:
-                image, original = load_image(path, size_hint=self.input_min_size)
-                tensors.append(self._prepare(image, original))
-                originals.append(original)
-            results.extend(self._run(tensors, originals))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wastemap-decode") as pool:
+            pending = pool.submit(self._load_batch, batches[0]) if batches else None
+            for index in range(len(batches)):
+                tensors, originals = pending.result()
+                if index + 1 < len(batches):
+                    pending = pool.submit(self._load_batch, batches[index + 1])
+                results.extend(self._run(tensors, originals))
         return results
+
+    def _load_batch(
+        self, paths: Sequence[str | Path]
+    ) -> tuple[list[torch.Tensor], list[tuple[int, int]]]:
+        tensors, originals = [], []
+        for path in paths:
+            image, original = load_image(path, size_hint=self.input_min_size)
+            tensors.append(self._prepare(image, original))
+            originals.append(original)
+        return tensors, originals

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NAME=${1:-wastemap-frcnn-shufflenet-v2-$(date -u +%F)}
+NAME=${1:-wastemap-frcnn-shufflenet-v3-$(date -u +%F)}
 SHARED=${WASTEMAP_SHARED:-../shared}
 BIN=.venv/bin
-RUN=runs/frcnn-shufflenet-v2
+RUN=runs/frcnn-shufflenet
 
 # 1. rendered scenes (deterministic: the same seed gives the same bytes)
 [ -d runs/render/streets/images ] ||
@@ -26,7 +26,7 @@ $BIN/wastemap train \
   --val "$SHARED/datasets/trash-filter/valid" --out "$RUN" \
   --config models/configs/shufflenet-coco.yaml \
   --backbone-weights "$SHARED/weights/fastestdet_shufflenet_v2_x0_5_coco.pth" \
-  --epochs 3 --optimizer adamw --lr 0.001 --weight-decay 0.05 --warmup-iters 200 \
+  --epochs 6 --optimizer adamw --lr 0.001 --weight-decay 0.05 --warmup-iters 200 \
   --vflip 0.5 --rot90 0.5 --repeat-factor 0.3 --threads 2 --workers 1 --no-progress
 
 # 3. export the best epoch (fp16) and write models/weights/MODEL_CARD.md

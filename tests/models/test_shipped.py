@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from models.datasets import read_yolo
-from models.inference import Detector, shipped_model_path
+from models.inference import Detector, load_image, shipped_model_path
 from models.taxonomy import CATEGORIES
 from tests.models.scenes import TRASH_FILTER
 
@@ -56,3 +56,18 @@ def test_shipped_model_is_small_and_fp16():
     assert path.stat().st_size < 25 * 1024 * 1024
     state = torch.load(path, map_location="cpu", weights_only=True)["model"]
     assert any(v.dtype == torch.float16 for v in state.values())
+
+
+def test_shipped_model_folded_for_inference_gives_the_same_detections():
+    from models.checkpoint import load_checkpoint, model_from_checkpoint
+
+    detector = Detector.load(None, num_threads=1)
+    plain, _ = model_from_checkpoint(load_checkpoint(detector.path))
+    samples = [s for s in read_yolo(VALID).samples if s.boxes][:4]
+    images = [detector._prepare(*load_image(s.image_path)) for s in samples]
+    with torch.inference_mode():
+        expected, got = plain(images), detector.model(images)
+    for a, b in zip(expected, got, strict=True):
+        n = int((a["scores"] >= 0.1).sum())
+        torch.testing.assert_close(b["boxes"][:n], a["boxes"][:n], atol=0.05, rtol=0)
+        torch.testing.assert_close(b["scores"][:n], a["scores"][:n], atol=1e-3, rtol=0)
