@@ -29,6 +29,7 @@ def _page(file: str, title: str, icon: str, *, default: bool = False) -> st.Page
     )
 
 
+state.write_login_cookie()
 user = state.current_user()
 if user is None:
     pages = st.navigation([st.Page(login.render, title="Log in", icon=":material/login:")])

@@ -4,10 +4,17 @@ The engine and the settings are process-wide resources (``st.cache_resource``); 
 are cached per database and filter set for :data:`QUERY_TTL_S` seconds (``st.cache_data``).
 User state lives in ``st.session_state`` only (never at module level: that is shared by every
 browser session).
+
+A login lasts ``WASTEMAP_DASHBOARD_LOGIN_HOURS`` (12 by default) in that browser, over reloads and
+new tabs: the browser keeps a random token in the ``wastemap_login`` cookie, the database only its
+SHA-256 (``login_sessions``). Every run checks the token, so logging out, deactivating the account
+or changing its password ends the login at once, and a changed role applies on the next click.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +34,10 @@ from pipeline.settings import Settings, get_settings
 #: How long a query result is reused for the same filters (seconds).
 QUERY_TTL_S = 60
 USER_KEY = "auth_user"
+TOKEN_KEY = "auth_token"
+#: The browser cookie that carries the login token.
+COOKIE_NAME = "wastemap_login"
+_COOKIE_SCRIPT_KEY = "auth_cookie_script"
 
 T = TypeVar("T")
 
@@ -51,7 +62,63 @@ def engine() -> Engine:
 
 
 def current_user() -> AuthenticatedUser | None:
-    return st.session_state.get(USER_KEY)
+    """Who is logged in: this session's login, or the browser's (its cookie: a reload or a new
+    tab), checked against the database on every run."""
+    token = st.session_state.get(TOKEN_KEY) or _cookie_token()
+    user = None
+    if token:
+        with transaction(engine()) as session:
+            user = user_queries.session_user(db_session=session, token=token)
+    if user is None:
+        st.session_state.pop(TOKEN_KEY, None)
+        st.session_state.pop(USER_KEY, None)
+    else:
+        st.session_state[TOKEN_KEY] = token
+        st.session_state[USER_KEY] = user
+    return user
+
+
+def log_in(user: AuthenticatedUser) -> None:
+    """Start a login for ``user`` (who just gave their password) and have the browser keep it."""
+    hours = settings().dashboard_login_hours
+    with transaction(engine()) as session:
+        token = user_queries.start_session(
+            db_session=session, user_id=user.id, lifetime=dt.timedelta(hours=hours)
+        )
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[USER_KEY] = user
+    st.session_state[_COOKIE_SCRIPT_KEY] = _cookie_script(token, max_age_s=round(hours * 3600))
+
+
+def log_out() -> None:
+    """End this browser's login in the database and delete its cookie."""
+    token = st.session_state.pop(TOKEN_KEY, None) or _cookie_token()
+    st.session_state.pop(USER_KEY, None)
+    if token:
+        with transaction(engine()) as session:
+            user_queries.end_session(db_session=session, token=token)
+    st.session_state[_COOKIE_SCRIPT_KEY] = _cookie_script("", max_age_s=0)
+
+
+def write_login_cookie() -> None:
+    """Set or delete the login cookie after :func:`log_in` / :func:`log_out` (their own run ends
+    with ``st.rerun()``, so the browser is told on the next one)."""
+    script = st.session_state.pop(_COOKIE_SCRIPT_KEY, None)
+    if script:
+        st.html(script, unsafe_allow_javascript=True)
+
+
+def _cookie_token() -> str | None:
+    """The login token the browser sent when this session connected, if any."""
+    token = st.context.cookies.get(COOKIE_NAME)
+    return token if isinstance(token, str) and token else None  # (AppTest has no browser)
+
+
+def _cookie_script(token: str, *, max_age_s: int) -> str:
+    # A script can set no HttpOnly cookie; the token is random and only its hash is stored.
+    cookie = json.dumps(f"{COOKIE_NAME}={token}; Path=/; Max-Age={max_age_s}; SameSite=Strict")
+    secure = 'window.location.protocol === "https:" ? "; Secure" : ""'
+    return f"<script>document.cookie = {cookie} + ({secure});</script>"
 
 
 def require(role: str) -> AuthenticatedUser:

@@ -244,6 +244,21 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None]
 
 
+class LoginSession(Base):
+    """A dashboard login that outlives the browser tab: the browser keeps a random token in a
+    cookie, the database only its SHA-256. Valid until ``expires_at``, until the user logs out, or
+    until the account is deactivated or its password changed (which delete the user's rows)."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Site(Base):
     """A litter site: the sightings (detections) of the same litter, in several frames or
     surveys, as one place on the map (see ``analytics/sites.py``). ``status`` is ``active``

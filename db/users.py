@@ -14,6 +14,8 @@ Like every query module, nothing here commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
-from db.schema import User, utcnow
+from db.schema import LoginSession, User, utcnow
 
 ROLES: tuple[str, ...] = ("viewer", "reviewer", "admin")
 #: Usernames of the demo accounts, one per role (``make demo`` creates them).
@@ -96,8 +98,10 @@ def create(*, db_session: Session, username: str, password: str, role: str = "vi
 
 
 def set_password(*, db_session: Session, username: str, password: str) -> None:
+    """A new password; every login of the user ends (a stolen session dies with the old one)."""
     user = _existing(db_session=db_session, username=username)
     user.password_hash = hash_password(check_password(password))
+    end_user_sessions(db_session=db_session, user_id=user.id)
 
 
 def set_role(*, db_session: Session, username: str, role: str) -> None:
@@ -105,7 +109,11 @@ def set_role(*, db_session: Session, username: str, role: str) -> None:
 
 
 def set_active(*, db_session: Session, username: str, active: bool) -> None:
-    _existing(db_session=db_session, username=username).active = active
+    """(De)activate an account; deactivating ends its logins at once."""
+    user = _existing(db_session=db_session, username=username)
+    user.active = active
+    if not active:
+        end_user_sessions(db_session=db_session, user_id=user.id)
 
 
 def _existing(*, db_session: Session, username: str) -> User:
@@ -131,6 +139,66 @@ def authenticate(*, db_session: Session, username: str, password: str) -> Authen
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return AuthenticatedUser(id=user.id, username=user.username, role=user.role)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(*, db_session: Session, user_id: int, lifetime: dt.timedelta) -> str:
+    """A new login of ``user_id`` lasting ``lifetime``; returns its token (only its SHA-256 is
+    stored). Expired logins of every user are deleted on the way."""
+    if lifetime <= dt.timedelta(0):
+        raise ValueError(f"a login must last a positive time, got {lifetime}")
+    now = utcnow()
+    db_session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    db_session.add(
+        LoginSession(
+            user_id=user_id,
+            token_sha256=_token_hash(token),
+            created_at=now,
+            expires_at=now + lifetime,
+            last_seen_at=now,
+        )
+    )
+    db_session.flush()
+    return token
+
+
+def session_user(*, db_session: Session, token: str) -> AuthenticatedUser | None:
+    """Who ``token`` logs in, with their current role, or ``None`` when the login has expired or
+    ended or the account is inactive. Records when the login was last used."""
+    if not token:
+        return None
+    now = utcnow()
+    row = db_session.execute(
+        sa.select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_sha256 == _token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    login, user = row
+    if login.expires_at <= now or not user.active:
+        return None
+    if now - login.last_seen_at > dt.timedelta(minutes=1):  # not a write on every page run
+        login.last_seen_at = now
+    return AuthenticatedUser(id=user.id, username=user.username, role=user.role)
+
+
+def end_session(*, db_session: Session, token: str) -> bool:
+    """Log ``token`` out; True when it was a live login."""
+    result = db_session.execute(
+        sa.delete(LoginSession).where(LoginSession.token_sha256 == _token_hash(token))
+    )
+    return bool(result.rowcount)
+
+
+def end_user_sessions(*, db_session: Session, user_id: int) -> int:
+    """End every login of ``user_id``; returns how many there were."""
+    result = db_session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user_id))
+    return int(result.rowcount or 0)
 
 
 def list_all(*, db_session: Session) -> list[dict[str, object]]:

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         "are litter, and very few score higher).",
     )
 
+    dashboard_login_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="How long a dashboard login lasts (over reloads and new tabs of the same "
+        "browser) before the user must log in again.",
+    )
     recyclable_overrides: dict[str, bool] = Field(
         default_factory=dict,
         description='JSON object category -> recyclable, e.g. {"glass": false}.',

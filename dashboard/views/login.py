@@ -41,10 +41,10 @@ def render() -> None:
                 st.error("Wrong username or password.")
             else:
                 st.session_state[_FAILURES_KEY] = 0
-                st.session_state[state.USER_KEY] = user
+                state.log_in(user)
                 st.rerun()
 
 
 def logout() -> None:
-    st.session_state.pop(state.USER_KEY, None)
+    state.log_out()
     st.rerun()

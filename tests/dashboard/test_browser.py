@@ -67,6 +67,32 @@ def test_wrong_password_is_refused(page: Any, dashboard_url: str) -> None:
     assert page.external_requests == []
 
 
+def test_login_survives_a_reload_and_a_new_tab_until_logout(page: Any, dashboard_url: str) -> None:
+    logged_in(page, dashboard_url, "viewer")
+    wait_idle(page)
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "wastemap_login"]
+    assert cookie["sameSite"] == "Strict" and cookie["expires"] > 0  # kept when the tab closes
+    page.reload()
+    page.get_by_text("Logged in as viewer").wait_for()  # no password asked again
+    other = page.context.new_page()  # a second tab of the same browser
+    other.goto(dashboard_url)
+    other.get_by_text("Logged in as viewer").wait_for()
+    map_frame(other)
+    wait_idle(other)
+    shot(other, "00-login-kept-in-a-new-tab")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log in").wait_for()
+    page.wait_for_function("() => !document.cookie.includes('wastemap_login=')")
+    page.reload()
+    page.get_by_role("button", name="Log in").wait_for()
+    # the other tab's session is over too: its next page load asks for the password
+    other.reload()
+    other.get_by_role("button", name="Log in").wait_for()
+    assert other.get_by_text("Logged in as").count() == 0
+    other.close()
+    assert page.external_requests == []
+
+
 def test_map_renders_filters_and_shows_a_photo(page: Any, dashboard_url: str) -> None:
     logged_in(page, dashboard_url, "viewer")
     frame = map_frame(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,9 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from db import users as user_queries
 from db.engine import transaction
 from db.schema import Detection
-from db.users import AuthenticatedUser
 from tests.dashboard.seed import PASSWORD
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -30,20 +31,22 @@ def app_env(db_url: str, seeded, monkeypatch: pytest.MonkeyPatch) -> str:
     return db_url
 
 
-def _user_id(db_url: str, username: str) -> int:
+def login_token(db_url: str, username: str) -> str:
+    """A real login of ``username`` (what the login form starts), as its token."""
     engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        found = conn.scalar(sa.text("SELECT id FROM users WHERE username = :u"), {"u": username})
+    with transaction(engine) as session:
+        user = user_queries.get_by_username(db_session=session, username=username)
+        token = user_queries.start_session(
+            db_session=session, user_id=user.id, lifetime=dt.timedelta(hours=1)
+        )
     engine.dispose()
-    return int(found)
+    return token
 
 
 def app_as(db_url: str, role: str | None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     if role is not None:
-        at.session_state["auth_user"] = AuthenticatedUser(
-            id=_user_id(db_url, role), username=role, role=role
-        )
+        at.session_state["auth_token"] = login_token(db_url, role)
     return at
 
 
@@ -74,6 +77,37 @@ def test_login_refuses_a_wrong_password_and_accepts_the_right_one(app_env: str) 
     assert not at.exception
     assert at.session_state["auth_user"].role == "reviewer"
     assert _metric(at, "Detections") != "0"
+    # the login is a row in login_sessions: a new session with the same token (what the browser's
+    # cookie gives a reload) is logged in without a password
+    again = app_as(app_env, None)
+    again.session_state["auth_token"] = at.session_state["auth_token"]
+    assert again.run().session_state["auth_user"].username == "reviewer"
+
+
+def test_logout_deactivation_and_expiry_end_a_login(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    token = at.session_state["auth_token"]
+    next(b for b in at.button if b.key == "logout").click().run()
+    assert not at.exception
+    assert "auth_user" not in at.session_state
+    assert at.title[0].value == "WasteMap"  # the login page
+    # the token is dead everywhere, not only in this tab
+    other = app_as(app_env, None)
+    other.session_state["auth_token"] = token
+    assert "auth_user" not in other.run().session_state
+
+    at = app_as(app_env, "viewer").run()
+    assert at.session_state["auth_user"].username == "viewer"
+    engine = sa.create_engine(app_env)
+    with transaction(engine) as session:
+        user_queries.set_active(db_session=session, username="viewer", active=False)
+    try:
+        at.run()  # the next click: the account is gone
+        assert "auth_user" not in at.session_state
+    finally:
+        with transaction(engine) as session:
+            user_queries.set_active(db_session=session, username="viewer", active=True)
+        engine.dispose()
 
 
 def test_map_filters_change_what_is_shown(app_env: str) -> None:
@@ -114,7 +148,7 @@ def test_viewer_cannot_review(app_env: str) -> None:
     page = AppTest.from_file(
         str(Path(APP).parent / "app_pages" / "review.py"), default_timeout=TIMEOUT_S
     )
-    page.session_state["auth_user"] = AuthenticatedUser(id=1, username="viewer", role="viewer")
+    page.session_state["auth_token"] = login_token(app_env, "viewer")
     page.run()
     assert "needs the reviewer role" in _texts(page)
     assert not [b for b in at.button if b.key and b.key.startswith("review_accept_")]
@@ -214,7 +248,7 @@ def test_reviewer_cannot_manage_users(app_env: str) -> None:
     page = AppTest.from_file(
         str(Path(APP).parent / "app_pages" / "users.py"), default_timeout=TIMEOUT_S
     )
-    page.session_state["auth_user"] = AuthenticatedUser(id=2, username="reviewer", role="reviewer")
+    page.session_state["auth_token"] = login_token(app_env, "reviewer")
     page.run()
     assert "needs the admin role" in _texts(page)
 

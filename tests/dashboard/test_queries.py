@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import h3
 import pandas as pd
@@ -14,7 +15,7 @@ from db import reviews
 from db import users as user_queries
 from db.engine import transaction
 from db.map_queries import MapFilter
-from db.schema import Detection, User
+from db.schema import Detection, LoginSession, User, utcnow
 from tests.dashboard.seed import CLASSES, PASSWORD, SURVEYS
 
 ALL = MapFilter(review_statuses=None)
@@ -229,6 +230,41 @@ def test_users_hash_and_authenticate(db_engine: sa.Engine) -> None:
             user_queries.authenticate(db_session=s, username="ana", password="a-long-password")
             is None
         )
+
+
+def test_login_sessions_last_until_expiry_logout_or_deactivation(db_engine: sa.Engine) -> None:
+    hour = dt.timedelta(hours=1)
+    with transaction(db_engine) as s:
+        ana = user_queries.create(db_session=s, username="ana", password="a-long-password")
+        tokens = [user_queries.start_session(db_session=s, user_id=ana.id, lifetime=hour)]
+        tokens.append(user_queries.start_session(db_session=s, user_id=ana.id, lifetime=hour))
+    assert tokens[0] != tokens[1] and len(tokens[0]) >= 40
+    with transaction(db_engine) as s:
+        stored = s.scalars(sa.select(LoginSession.token_sha256)).all()
+        assert sorted(stored) == sorted(hashlib.sha256(t.encode()).hexdigest() for t in tokens)
+        assert user_queries.session_user(db_session=s, token=tokens[0]).username == "ana"
+        assert user_queries.session_user(db_session=s, token="not-a-token") is None
+        assert user_queries.session_user(db_session=s, token="") is None
+        user_queries.set_role(db_session=s, username="ana", role="reviewer")
+        assert user_queries.session_user(db_session=s, token=tokens[1]).role == "reviewer"
+        assert user_queries.end_session(db_session=s, token=tokens[0])
+        assert not user_queries.end_session(db_session=s, token=tokens[0])
+        assert user_queries.session_user(db_session=s, token=tokens[0]) is None
+        assert user_queries.session_user(db_session=s, token=tokens[1]) is not None
+        # expired: refused, and cleared out when the next login starts
+        s.execute(sa.update(LoginSession).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+        assert user_queries.session_user(db_session=s, token=tokens[1]) is None
+        fresh = user_queries.start_session(db_session=s, user_id=ana.id, lifetime=hour)
+        assert s.scalar(sa.select(sa.func.count(LoginSession.id))) == 1
+        # deactivating the account or changing its password ends its logins
+        user_queries.set_password(db_session=s, username="ana", password="another-password")
+        assert user_queries.session_user(db_session=s, token=fresh) is None
+        fresh = user_queries.start_session(db_session=s, user_id=ana.id, lifetime=hour)
+        user_queries.set_active(db_session=s, username="ana", active=False)
+        assert user_queries.session_user(db_session=s, token=fresh) is None
+        assert s.scalar(sa.select(sa.func.count(LoginSession.id))) == 0
+        with pytest.raises(ValueError, match="positive"):
+            user_queries.start_session(db_session=s, user_id=ana.id, lifetime=dt.timedelta(0))
 
 
 def test_demo_users_are_idempotent(db_engine: sa.Engine) -> None:
