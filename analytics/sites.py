@@ -358,6 +358,11 @@ def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True)
 
 
+def _utc_naive(series: pd.Series) -> np.ndarray:
+    """UTC times as a plain ``datetime64[ns]`` array (fast to index and compare)."""
+    return _utc(series).dt.tz_convert(None).to_numpy("datetime64[ns]")
+
+
 def _complete_linkage(xy: np.ndarray, distance_m: float) -> np.ndarray:
     """Cluster labels (0..k-1) such that no two points of a cluster are farther apart than
     ``distance_m``: connected pieces first, then complete linkage inside each."""
@@ -548,30 +553,36 @@ def cleared_sites(
     )
     site_xy = _project(crs, sites["longitude"], sites["latitude"])
     image_xy = _project(crs, images["longitude"], images["latitude"])
-    captured = _utc(images["captured_at"]).reset_index(drop=True)
-    image_survey = images["survey_id"].to_numpy()
-    last_seen = _utc(sites["last_seen_at"]).reset_index(drop=True)
-    near = cKDTree(image_xy).query_ball_point(site_xy, r=params.clear_radius)
-    rows = []
-    for s, candidates in enumerate(near):
-        if not candidates or pd.isna(last_seen.iloc[s]):
-            continue
-        seen_by = {int(x) for x in (sites["survey_ids"].iloc[s] or [])}
-        idx = np.asarray(candidates, dtype=np.int64)
-        when = captured.iloc[idx]
-        later = (when > last_seen.iloc[s]).to_numpy() & ~np.isin(image_survey[idx], list(seen_by))
-        if not later.any():
-            continue
-        passes = pd.DataFrame({"survey": image_survey[idx][later], "at": when[later].to_numpy()})
-        per_survey = passes.groupby("survey")["at"].agg(["size", "min"])
-        enough = per_survey[per_survey["size"] >= params.clear_min_images]
-        if len(enough):
-            first = enough.sort_values("min").iloc[0]
-            rows.append(
-                {
-                    "site": sites["site"].iloc[s],
-                    "cleared_at": pd.Timestamp(first["min"]),
-                    "cleared_by_survey_id": int(enough.sort_values("min").index[0]),
-                }
-            )
-    return pd.DataFrame(rows, columns=columns)
+    # every (site, frame) pair within the radius, as two index arrays
+    near = cKDTree(site_xy).sparse_distance_matrix(
+        cKDTree(image_xy), params.clear_radius, output_type="ndarray"
+    )
+    passes = pd.DataFrame(
+        {
+            "s": near["i"],
+            "survey": images["survey_id"].to_numpy(np.int64)[near["j"]],
+            "at": _utc_naive(images["captured_at"])[near["j"]],
+        }
+    )
+    # frames taken after the site was last seen (never, for a site with no time: NaT compares
+    # false), by surveys that did not see it
+    last_seen = _utc_naive(sites["last_seen_at"])
+    passes = passes[passes["at"] > last_seen[passes["s"].to_numpy()]]
+    seen = pd.DataFrame(
+        {"s": np.arange(len(sites)), "survey": sites["survey_ids"].to_numpy()}
+    ).explode("survey")
+    seen = seen.dropna().astype({"survey": np.int64}).assign(seen=True)
+    passes = passes.merge(seen, on=["s", "survey"], how="left")
+    passes = passes[passes["seen"].isna()]
+    per_survey = passes.groupby(["s", "survey"])["at"].agg(["size", "min"]).reset_index()
+    enough = per_survey[per_survey["size"] >= params.clear_min_images]
+    # the earliest such survey clears the site (the lower id on a tie)
+    first = enough.sort_values(["s", "min", "survey"]).drop_duplicates("s")
+    return pd.DataFrame(
+        {
+            "site": sites["site"].to_numpy()[first["s"].to_numpy()],
+            "cleared_at": first["min"].dt.tz_localize("UTC"),
+            "cleared_by_survey_id": first["survey"].astype(int),
+        },
+        columns=columns,
+    ).reset_index(drop=True)

@@ -230,6 +230,58 @@ def test_a_site_a_later_survey_does_not_see_is_cleared() -> None:
     assert cleared_sites(sites, earlier).empty
 
 
+def test_cleared_sites_match_a_brute_force_check() -> None:
+    """Random sites, surveys and frames: each site against every frame, one by one."""
+    rng = np.random.default_rng(3)
+    n_sites, n_images = 60, 600
+    sx, sy = rng.uniform(0, 400, n_sites), rng.uniform(0, 400, n_sites)
+    ix, iy = rng.uniform(0, 400, n_images), rng.uniform(0, 400, n_images)
+    hours = [dt.timedelta(hours=float(h)) for h in rng.uniform(0, 100, n_sites)]
+    slat, slon = to_lat_lon(sx, sy)
+    sites = pd.DataFrame(
+        {
+            "site": np.arange(n_sites) + 100,
+            "latitude": slat,
+            "longitude": slon,
+            "last_seen_at": [START + h for h in hours],
+            "survey_ids": [list(rng.choice(6, size=2, replace=False)) for _ in range(n_sites)],
+        }
+    )
+    sites.loc[5, "last_seen_at"] = pd.NaT  # never dated: never cleared
+    ilat, ilon = to_lat_lon(ix, iy)
+    images = pd.DataFrame(
+        {
+            "survey_id": rng.integers(0, 6, n_images),
+            "captured_at": [
+                START + dt.timedelta(hours=float(h)) for h in rng.uniform(0, 200, n_images)
+            ],
+            "latitude": ilat,
+            "longitude": ilon,
+        }
+    )
+    params = SiteParams()
+    expected = {}
+    for s in range(n_sites):
+        if pd.isna(sites["last_seen_at"][s]):
+            continue
+        passes: dict[int, list] = {}
+        for i in range(n_images):
+            survey = int(images["survey_id"][i])
+            when = images["captured_at"][i]
+            close = math.hypot(sx[s] - ix[i], sy[s] - iy[i]) <= params.clear_radius - 0.01
+            far = math.hypot(sx[s] - ix[i], sy[s] - iy[i]) > params.clear_radius + 0.01
+            assert close or far, "a frame on the radius: pick another seed"
+            if close and when > sites["last_seen_at"][s] and survey not in sites["survey_ids"][s]:
+                passes.setdefault(survey, []).append(when)
+        enough = [(min(t), k) for k, t in passes.items() if len(t) >= params.clear_min_images]
+        if enough:
+            expected[int(sites["site"][s])] = min(enough)
+    cleared = cleared_sites(sites, images, params=params)
+    got = {int(r.site): (r.cleared_at, int(r.cleared_by_survey_id)) for r in cleared.itertuples()}
+    assert got == expected
+    assert 5 + 100 not in got and len(got) > 10
+
+
 def test_cleared_site_takes_late_sightings_but_not_new_litter() -> None:
     lat, lon = to_lat_lon(np.array([0.0]), np.array([0.0]))
     known = pd.DataFrame(
