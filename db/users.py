@@ -222,8 +222,9 @@ def ensure_demo_users(*, db_session: Session, password: str) -> dict[str, str]:
     """Make the three demo accounts (``viewer``, ``reviewer``, ``admin``) log in with ``password``.
 
     Idempotent: missing accounts are created, existing ones get their role and ``password``
-    back and are re-activated, so the credentials the caller prints always work.
-    Returns username -> role.
+    back and are re-activated, so the credentials the caller prints always work. Like
+    :func:`set_password`, resetting an existing account's password ends its dashboard logins
+    (whoever held the old password is logged out). Returns username -> role.
     """
     check_password(password)
     for role, username in DEMO_USERS.items():
@@ -234,5 +235,6 @@ def ensure_demo_users(*, db_session: Session, password: str) -> dict[str, str]:
             user.password_hash = hash_password(password)
             user.role = role
             user.active = True
+            end_user_sessions(db_session=db_session, user_id=user.id)
     db_session.flush()
     return {username: role for role, username in DEMO_USERS.items()}

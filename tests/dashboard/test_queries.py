@@ -268,12 +268,22 @@ def test_login_sessions_last_until_expiry_logout_or_deactivation(db_engine: sa.E
 
 
 def test_demo_users_are_idempotent(db_engine: sa.Engine) -> None:
-    for password in ("first-demo-password", "second-demo-password"):
-        with transaction(db_engine) as s:
-            created = user_queries.ensure_demo_users(db_session=s, password=password)
+    hour = dt.timedelta(hours=1)
+    with transaction(db_engine) as s:
+        user_queries.ensure_demo_users(db_session=s, password="first-demo-password")
+        admin = user_queries.get_by_username(db_session=s, username="admin")
+        old_login = user_queries.start_session(db_session=s, user_id=admin.id, lifetime=hour)
+        ana = user_queries.create(db_session=s, username="ana", password="a-long-password")
+        other_login = user_queries.start_session(db_session=s, user_id=ana.id, lifetime=hour)
+    with transaction(db_engine) as s:
+        assert user_queries.session_user(db_session=s, token=old_login).username == "admin"
+        created = user_queries.ensure_demo_users(db_session=s, password="second-demo-password")
     assert created == {"viewer": "viewer", "reviewer": "reviewer", "admin": "admin"}
     with transaction(db_engine) as s:
-        assert user_queries.count(db_session=s) == 3
+        # the reset password ends the demo account's logins; other accounts keep theirs
+        assert user_queries.session_user(db_session=s, token=old_login) is None
+        assert user_queries.session_user(db_session=s, token=other_login).username == "ana"
+        assert user_queries.count(db_session=s) == 4  # the three demo accounts, once, and ana
         for username, role in created.items():
             user = user_queries.authenticate(
                 db_session=s, username=username, password="second-demo-password"
