@@ -42,11 +42,40 @@ SkipBadOpt = Annotated[
     bool, typer.Option("--skip-bad", help="Skip bad annotations with a warning instead of failing.")
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu | cuda")]
+# eval and detect run the detector as ingest, the workers and the dashboard do: unset options
+# come from the WASTEMAP_MODEL_PATH, WASTEMAP_DEVICE and WASTEMAP_NUM_THREADS settings.
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", help="Checkpoint (default: WASTEMAP_MODEL_PATH, else the shipped model)."
+    ),
+]
+DetectDeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="cpu | cuda (default: WASTEMAP_DEVICE, else cpu).")
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="torch CPU threads (default: WASTEMAP_NUM_THREADS, else all cores)."),
+]
 
 
 def _fail(exc: Exception) -> typer.Exit:
     typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
     return typer.Exit(code=2)
+
+
+def _detector_options(
+    model: Path | None, device: str | None, threads: int | None
+) -> tuple[Path | None, str, int | None]:
+    """The checkpoint, device and torch threads to run: each option, else its setting."""
+    from pipeline._cli_common import settings
+
+    cfg = settings()
+    return (
+        model if model is not None else cfg.model_path,
+        device if device is not None else cfg.device,
+        threads if threads is not None else cfg.num_threads,
+    )
 
 
 def _check_format(format: str) -> str:
@@ -237,9 +266,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 def evaluate(
     data: DataOpt,
     format: FormatOpt = "yolo",
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Checkpoint (default: the shipped model).")
-    ] = None,
+    model: ModelOpt = None,
     class_map: ClassMapOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plots: Annotated[
@@ -250,8 +277,8 @@ def evaluate(
         float, typer.Option(help="Keep detections above this score (low = full PR curve).")
     ] = 0.01,
     skip_bad: SkipBadOpt = False,
-    device: DeviceOpt = "cpu",
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    device: DetectDeviceOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Score a checkpoint on a dataset with COCO metrics (faster-coco-eval)."""
     from models.datasets import DetectionDataset, read_dataset
@@ -261,6 +288,7 @@ def evaluate(
     from models.transforms import eval_transforms
 
     _check_format(format)
+    model, device, threads = _detector_options(model, device, threads)
     try:
         mapping = parse_class_map(class_map or [])
         detector = Detector.load(model, device=device, num_threads=threads)
@@ -306,9 +334,7 @@ def _print_eval(payload: dict[str, Any]) -> None:
 
 def detect(
     images: Annotated[list[Path], typer.Argument(help="Image files.")],
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Checkpoint (default: the shipped model).")
-    ] = None,
+    model: ModelOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each image with its boxes drawn here.")
     ] = None,
@@ -323,8 +349,8 @@ def detect(
         float | None, typer.Option(help="Override the model's score threshold.")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 4,
-    device: DeviceOpt = "cpu",
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    device: DetectDeviceOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Detect litter in images; draw the boxes and print JSON."""
     from models.inference import Detector
@@ -332,6 +358,7 @@ def detect(
     missing = [str(p) for p in images if not p.is_file()]
     if missing:
         raise _fail(FileNotFoundError(f"image not found: {', '.join(missing)}"))
+    model, device, threads = _detector_options(model, device, threads)
     try:
         detector = Detector.load(model, device=device, num_threads=threads)
         if score_threshold is not None:

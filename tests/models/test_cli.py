@@ -148,6 +148,54 @@ def test_detect_missing_model_says_what_to_do(tmp_path, tiny_run):
     assert "nope.pt" in result.output and "wastemap train" in result.output
 
 
+def test_detect_missing_model_from_the_settings_names_it(tmp_path, tiny_run, monkeypatch):
+    image = tiny_run.data / "images" / tiny_run.scenes[0].name
+    monkeypatch.setenv("WASTEMAP_MODEL_PATH", str(tmp_path / "configured.pt"))
+    result = runner.invoke(app, ["detect", str(image)])
+    assert result.exit_code == 2
+    assert "configured.pt" in result.output and "wastemap train" in result.output
+
+
+def test_detect_runs_the_model_in_the_settings(tiny_run, monkeypatch):
+    image = tiny_run.data / "images" / tiny_run.scenes[0].name
+    monkeypatch.setenv("WASTEMAP_MODEL_PATH", str(tiny_run.checkpoint))
+    monkeypatch.setenv("WASTEMAP_NUM_THREADS", "1")
+    result = runner.invoke(app, ["detect", str(image), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(_stdout(result))
+    assert payload["model"].startswith(f"{tiny_run.checkpoint.stem}-")
+    assert sorted(d["label"] for d in payload["detections"] if d["score"] > 0.5) == [
+        "metal",
+        "plastic",
+    ]
+
+
+@pytest.mark.parametrize("command", ["detect", "eval"])
+def test_detector_options_default_to_the_settings(command, tiny_run, tmp_path, monkeypatch):
+    """--model, --device and --threads come from WASTEMAP_MODEL_PATH, WASTEMAP_DEVICE and
+    WASTEMAP_NUM_THREADS, as for ingest and the workers; an explicit option still wins."""
+    from models.errors import CheckpointError
+    from models.inference import Detector
+
+    loads = []
+
+    def fake_load(path=None, *, device="cpu", num_threads=None):
+        loads.append((path, device, num_threads))
+        raise CheckpointError("stop here")
+
+    monkeypatch.setattr(Detector, "load", fake_load)
+    monkeypatch.setenv("WASTEMAP_MODEL_PATH", str(tmp_path / "configured.pt"))
+    monkeypatch.setenv("WASTEMAP_DEVICE", "cuda")
+    monkeypatch.setenv("WASTEMAP_NUM_THREADS", "3")
+    image = tiny_run.data / "images" / tiny_run.scenes[0].name
+    base = ["detect", str(image)] if command == "detect" else ["eval", "--data", str(tiny_run.data)]
+    explicit = ["--model", str(tmp_path / "given.pt"), "--device", "cpu", "--threads", "1"]
+    for args in (base, [*base, *explicit]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "stop here" in result.output
+    assert loads == [(tmp_path / "configured.pt", "cuda", 3), (tmp_path / "given.pt", "cpu", 1)]
+
+
 @pytest.mark.parametrize("command", ["train", "eval", "detect"])
 def test_commands_are_registered(command):
     result = runner.invoke(app, [command, "--help"])
