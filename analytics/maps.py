@@ -41,6 +41,8 @@ __all__ = [
     "add_hexagons",
     "add_legend",
     "add_points",
+    "add_routes",
+    "add_sites",
     "add_streets",
     "base_map",
     "count_bins",
@@ -64,6 +66,17 @@ CATEGORY_COLOURS: dict[str, str] = {
 COUNT_COLOURS: tuple[str, ...] = ("#fff3b0", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 HEAT_GRADIENT = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61", 1.0: "#d7191c"}
 BACKGROUND = "#eef0f3"
+#: One colour per collection route (vehicle), in turn.
+ROUTE_COLOURS: tuple[str, ...] = (
+    "#1d4ed8",
+    "#c2410c",
+    "#15803d",
+    "#7e22ce",
+    "#be185d",
+    "#0e7490",
+    "#a16207",
+    "#334155",
+)
 
 
 @dataclass(frozen=True)
@@ -266,6 +279,78 @@ def add_points(
     group.add_to(m)
 
 
+def add_sites(m: folium.Map, sites: pd.DataFrame, *, name: str = "litter sites") -> None:
+    """One circle per litter site (``site``, ``latitude``, ``longitude``, ``category``,
+    ``categories``, ``estimated_amount_l``, ``sightings``, ``hazardous``), coloured by its main
+    category and sized by its estimated litres; hazardous sites get a red ring."""
+    group = folium.FeatureGroup(name=name)
+    for row in sites.itertuples(index=False):
+        litres = float(row.estimated_amount_l or 0)
+        what = ", ".join(row.categories or [row.category])
+        tip = (
+            f"Site {int(row.site)}: {html.escape(what)}, about {litres:g} l, "
+            f"{int(row.sightings)} sightings"
+        )
+        folium.CircleMarker(
+            location=[float(row.latitude), float(row.longitude)],
+            radius=float(min(14.0, 5.0 + 2.0 * np.sqrt(litres))),
+            color="#dc2626" if row.hazardous else "#ffffff",
+            weight=3 if row.hazardous else 1.5,
+            fill=True,
+            fill_color=CATEGORY_COLOURS.get(str(row.category), "#111827"),
+            fill_opacity=0.85,
+            tooltip=tip,
+        ).add_to(group)
+    group.add_to(m)
+
+
+def add_routes(
+    m: folium.Map,
+    routes: pd.DataFrame,
+    stops: pd.DataFrame,
+    *,
+    depot: tuple[float, float],
+) -> None:
+    """Collection routes: each route's line (``vehicle``, ``geometry`` as a lon/lat
+    ``LineString``, from :meth:`RoutePlan.routes_frame`) in its own colour, its stops numbered
+    in the order driven (``vehicle``, ``sequence``, ``site``, ``street_latitude``,
+    ``street_longitude``, ``arrival_min``) and the depot (latitude, longitude)."""
+    for route in routes.itertuples(index=False):
+        colour = ROUTE_COLOURS[(int(route.vehicle) - 1) % len(ROUTE_COLOURS)]
+        group = folium.FeatureGroup(name=f"route {int(route.vehicle)}")
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in route.geometry.coords],
+            color=colour,
+            weight=5,
+            opacity=0.8,
+            tooltip=f"Route {int(route.vehicle)}: {route.stops} stops, {route.km:.2f} km, "
+            f"{route.minutes:.0f} min",
+        ).add_to(group)
+        for stop in stops[stops["vehicle"] == route.vehicle].itertuples(index=False):
+            folium.Marker(
+                location=[float(stop.street_latitude), float(stop.street_longitude)],
+                icon=folium.DivIcon(
+                    html=(
+                        f'<div class="wastemap-stop" style="background:{colour}">'
+                        f"{int(stop.sequence)}</div>"
+                    ),
+                    icon_size=(20, 20),
+                    icon_anchor=(10, 10),
+                ),
+                tooltip=f"Route {int(route.vehicle)}, stop {int(stop.sequence)}: site "
+                f"{int(stop.site)}, arrive after {float(stop.arrival_min):.0f} min",
+            ).add_to(group)
+        group.add_to(m)
+    folium.Marker(
+        location=list(depot),
+        icon=folium.DivIcon(
+            html='<div class="wastemap-depot">D</div>', icon_size=(24, 24), icon_anchor=(12, 12)
+        ),
+        tooltip="Depot: routes start and end here",
+    ).add_to(m)
+    m.get_root().header.add_child(Element(ROUTE_CSS), name="wastemap_route_css")
+
+
 def add_streets(
     m: folium.Map,
     lines: Iterable[Sequence[tuple[float, float]]],
@@ -289,6 +374,14 @@ def add_streets(
             interactive=False,
         ).add_to(group)
     group.add_to(m)
+
+
+ROUTE_CSS = """<style>
+.wastemap-stop { width: 20px; height: 20px; border-radius: 10px; color: #fff; font: bold 11px/20px
+  sans-serif; text-align: center; border: 1.5px solid #fff; box-shadow: 0 0 2px rgba(0,0,0,.6); }
+.wastemap-depot { width: 24px; height: 24px; border-radius: 4px; background: #111827; color: #fff;
+  font: bold 13px/24px sans-serif; text-align: center; border: 2px solid #fff; }
+</style>"""
 
 
 class _Legend(MacroElement):
@@ -334,6 +427,7 @@ def legend_html(
     categories: Iterable[str] = (),
     heat: bool = False,
     title: str | None = None,
+    category_title: str = "Detections by category",
 ) -> str:
     """The legend's HTML: hexagon count classes, category dots and the heat scale."""
     parts = [f"<h4>{html.escape(title)}</h4>"] if title else []
@@ -348,7 +442,7 @@ def legend_html(
             )
     cats = list(categories)
     if cats:
-        parts.append("<h4>Detections by category</h4>")
+        parts.append(f"<h4>{html.escape(category_title)}</h4>")
         parts.extend(
             f'<div><span class="sw dot" style="background:{CATEGORY_COLOURS.get(c, "#111827")}">'
             f"</span>{html.escape(c)}</div>"

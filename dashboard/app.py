@@ -40,7 +40,10 @@ else:
             _page("patterns.py", "Patterns", ":material/insights:"),
         ],
         "Detector": [_page("detect.py", "Detect", ":material/center_focus_strong:")],
-        "Operations": [_page("ingestion.py", "Ingestion", ":material/cloud_upload:")],
+        "Operations": [
+            _page("routes.py", "Sites & routes", ":material/route:"),
+            _page("ingestion.py", "Ingestion", ":material/cloud_upload:"),
+        ],
     }
     if user.can("reviewer"):
         sections["Detector"].append(_page("review.py", "Review", ":material/fact_check:"))

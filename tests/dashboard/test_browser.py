@@ -190,6 +190,32 @@ def test_patterns_and_ingestion_pages(page: Any, dashboard_url: str) -> None:
     assert page.external_requests == []
 
 
+def test_sites_and_routes_page(page: Any, dashboard_url: str) -> None:
+    """A reviewer updates the sites, plans routes over them and downloads them as GPX."""
+    logged_in(page, dashboard_url, "reviewer")
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Sites & routes").click()
+    page.get_by_text("Litter sites and collection routes").wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Update sites").click()
+    page.get_by_text("new sites").wait_for()
+    wait_idle(page)
+    assert int(metric(page, "Sites").replace(",", "")) > 0
+    page.get_by_role("spinbutton", name="Search time (seconds)").fill("1")
+    page.get_by_role("textbox", name="Depot (latitude, longitude)").fill("60.1699, 24.9384")
+    page.get_by_role("button", name="Plan routes").click()
+    page.get_by_text("Sites served").wait_for(timeout=90_000)
+    wait_idle(page)
+    frame = page.frame_locator("iframe[title*='st_folium']").first
+    frame.locator(".wastemap-depot").wait_for()
+    assert frame.locator(".wastemap-stop").count() > 0  # numbered stops along the routes
+    shot(page, "10-sites-and-routes")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="GPX").click()
+    gpx = download.value.path().read_text()
+    assert gpx.lstrip().startswith("<?xml") and ("<rte" in gpx or "<trk" in gpx)
+    assert page.external_requests == []
+
+
 def test_detect_page(page: Any, dashboard_url: str, tmp_path: Any) -> None:
     """Upload a photo: the (untrained, randomly initialised) detector runs and its boxes are
     drawn with a table. The boxes mean nothing; the path from upload to drawing is real."""

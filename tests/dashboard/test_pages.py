@@ -189,6 +189,38 @@ def test_patterns_page(app_env: str) -> None:
     assert len(at.dataframe) >= 4
 
 
+def test_sites_and_routes_page(app_env: str) -> None:
+    at = app_as(app_env, "viewer").run()
+    at.switch_page("app_pages/routes.py").run()
+    assert not at.exception, at.exception
+    assert _metric(at, "Sites") == "0"  # the seed stores detections only
+    assert "ask a reviewer to update the sites" in _texts(at)
+    assert not [b for b in at.button if b.key == "routes_update_sites"]  # viewers cannot
+
+    at = app_as(app_env, "reviewer").run()
+    at.switch_page("app_pages/routes.py").run()
+    next(b for b in at.button if b.key == "routes_update_sites").click().run()
+    assert not at.exception, at.exception
+    assert "new sites" in " ".join(s.value for s in at.success)
+    sites = int(_metric(at, "Sites").replace(",", ""))
+    assert sites > 0
+    at.number_input(key="routes_seconds").set_value(1)
+    at.text_input(key="routes_depot_input").set_value("60.1699, 24.9384")
+    next(b for b in at.button if b.label == "Plan routes").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    served, of = _metric(at, "Sites served").split(" of ")
+    assert int(of) == sites and int(served) > 0
+    assert _metric(at, "Routes") in ("1", "2")
+    # a depot that is not a position gives the error a user can act on
+    at.text_input(key="routes_depot_input").set_value("Helsinki")
+    next(b for b in at.button if b.label == "Plan routes").click().run()
+    assert "Depot 'Helsinki': write the latitude and longitude" in at.error[0].value
+    # cleared sites are listed but not routed
+    at.segmented_control(key="routes_status").set_value("cleared").run()
+    assert not at.exception, at.exception
+
+
 def test_ingestion_page(app_env: str) -> None:
     at = app_as(app_env, "viewer").run()
     at.switch_page("app_pages/ingestion.py").run()
