@@ -156,6 +156,39 @@ def sightings(*, db_session: Session, site_ids: Iterable[int]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
+def sites_of(*, db_session: Session, detection_ids: Iterable[int]) -> set[int]:
+    """The sites that ``detection_ids`` are sightings of."""
+    found: set[int] = set()
+    for chunk in _chunks(sorted(set(detection_ids))):
+        stmt = sa.select(SiteDetection.site_id).where(SiteDetection.detection_id.in_(chunk))
+        found.update(int(v) for v in db_session.scalars(stmt))
+    return found
+
+
+def remove_rejected_sightings(*, db_session: Session, detection_ids: Iterable[int]) -> int:
+    """Detections of ``detection_ids`` that reviewers rejected stop being sightings; returns
+    how many were."""
+    removed = 0
+    for chunk in _chunks(sorted(set(detection_ids))):
+        rejected = sa.select(Detection.id).where(
+            Detection.id.in_(chunk), Detection.review_status == "rejected"
+        )
+        result = db_session.execute(
+            sa.delete(SiteDetection).where(SiteDetection.detection_id.in_(rejected))
+        )
+        removed += int(result.rowcount or 0)
+    return removed
+
+
+def delete(*, db_session: Session, site_ids: Iterable[int]) -> int:
+    """Delete sites (and their sightings); returns how many there were."""
+    deleted = 0
+    for chunk in _chunks(sorted(set(site_ids))):
+        result = db_session.execute(sa.delete(Site).where(Site.id.in_(chunk)))
+        deleted += int(result.rowcount or 0)
+    return deleted
+
+
 def update(*, db_session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Update sites by primary key: each row holds ``id`` and the columns to set."""
     for row in rows:

@@ -58,6 +58,8 @@ class SitesUpdate:
     reopened: int = 0  # cleared sites that turned out to be still there
     active: int = 0  # open sites after the update
     total: int = 0
+    revised_sites: int = 0  # summarised again after reviews (apply_reviews)
+    removed_sites: int = 0  # left without sightings by reviews and deleted
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -106,6 +108,50 @@ def rebuild_sites(
         site_queries.lock_for_update(db_session=session)
         site_queries.delete_all(db_session=session)
         return _update(session, None, params, camera)
+
+
+def apply_reviews(
+    engine: Engine,
+    detection_ids: Iterable[int],
+    *,
+    params: SiteParams | None = None,
+    camera: CameraModel | None = None,
+) -> SitesUpdate:
+    """Bring the sites in line with what reviewers decided about ``detection_ids``.
+
+    Rejected detections stop being sightings; every site they or the other reviewed detections
+    are on is summarised again from its remaining sightings with the reviewed categories (a
+    relabel to hazardous raises its route priority), and a site left with no sighting is
+    deleted (``removed_sites``). Detections no longer rejected join sites as new ones do.
+    """
+    params = params or get_settings().site_params()
+    camera = camera or get_settings().camera_model()
+    ids = [int(i) for i in detection_ids]
+    with transaction(engine) as session:
+        site_queries.lock_for_update(db_session=session)
+        affected = site_queries.sites_of(db_session=session, detection_ids=ids)
+        site_queries.remove_rejected_sightings(db_session=session, detection_ids=ids)
+        remaining = object_positions(
+            site_queries.sightings(db_session=session, site_ids=affected), camera=camera
+        )
+        gone = affected - {int(s) for s in remaining["site"]}
+        removed = site_queries.delete(db_session=session, site_ids=gone)
+        if not remaining.empty:
+            now = utcnow()
+            summary = summarise_sites(remaining, params=params)
+            site_queries.update(
+                db_session=session,
+                rows=[
+                    {"id": int(row["site"]), **_site_row(row, now, created=False)}
+                    for row in summary.to_dict("records")
+                ],
+            )
+        # a site whose last sighting was rejected may now count as cleared (or not)
+        _clear(session, _NOWHERE, affected - gone, params, {})
+        report = _update(session, [], params, camera)
+        report.removed_sites = removed
+        report.revised_sites = len(affected) - removed
+        return report
 
 
 #: An empty latitude/longitude box (no frame lies in it).

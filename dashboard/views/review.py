@@ -20,6 +20,7 @@ from db import reviews
 from db.engine import transaction
 from db.map_queries import REVIEW_STATUSES
 from models.taxonomy import CATEGORIES, LABEL_TO_CATEGORY
+from pipeline.sites import apply_reviews
 
 QUEUE_SIZE = 30
 INDEX_KEY = "review_index"
@@ -47,6 +48,8 @@ def decide(detection_id: int, status: str, reviewer: str, label: str | None = No
             label=label,
             category=category,
         )
+    # a rejected detection is no litter site, a relabelled one changes its site's category
+    apply_reviews(state.engine(), [detection_id])
     state.clear_query_cache()
     st.session_state["review_last"] = f"Detection {detection_id}: {status}."
 

@@ -172,6 +172,57 @@ def test_sites_update_groups_sightings_once(
         assert min(_metres((site["latitude"], site["longitude"]), o) for o in objects) < 10
 
 
+def test_reviews_reach_the_sites(db_engine: sa.Engine, objects) -> None:
+    """Rejecting every sighting of a site deletes it; a relabel to hazardous makes its site
+    hazardous; rejecting one of several sightings shrinks the site; un-rejecting brings it back."""
+    from db import reviews
+    from db.schema import Detection, SiteDetection
+    from pipeline.sites import apply_reviews
+
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    update_sites(db_engine)
+    with transaction(db_engine) as session:
+        links = session.execute(
+            sa.select(SiteDetection.site_id, SiteDetection.detection_id).order_by(
+                SiteDetection.detection_id
+            )
+        ).all()
+        hazardous = {s.id for s in session.scalars(sa.select(Site).where(Site.hazardous))}
+    by_site: dict[int, list[int]] = {}
+    for site, detection in links:
+        by_site.setdefault(site, []).append(detection)
+    plain = sorted(set(by_site) - hazardous)
+    gone, relabelled, shrunk = plain[0], plain[1], plain[2]
+
+    def review(ids: list[int], status: str, **kw: str) -> None:
+        with transaction(db_engine) as session:
+            reviews.review(
+                db_session=session, detection_ids=ids, status=status, reviewer="rita", **kw
+            )
+        apply_reviews(db_engine, ids)
+
+    review(by_site[gone], "rejected")
+    review(by_site[relabelled][:1], "relabelled", label="battery", category="hazardous")
+    review(by_site[shrunk][:1], "rejected")
+    sites = {s.id: s for s in _sites(db_engine)}
+    assert gone not in sites and len(sites) == 3
+    assert sites[relabelled].hazardous and "hazardous" in sites[relabelled].categories
+    assert sites[shrunk].sightings == 3 and sites[shrunk].detections == 3
+    # a reviewer changes their mind: the detection is a sighting again
+    review(by_site[gone][:1], "accepted")
+    with transaction(db_engine) as session:
+        back = session.scalar(
+            sa.select(SiteDetection.site_id).where(SiteDetection.detection_id == by_site[gone][0])
+        )
+        assert (
+            session.scalar(
+                sa.select(Detection.review_status).where(Detection.id == by_site[gone][0])
+            )
+            == "accepted"
+        )
+    assert back is not None and len(_sites(db_engine)) == 4
+
+
 @pytest.mark.parametrize("heading", [False, True], ids=["camera", "ground"])
 def test_sites_follow_chunks_and_clearing_surveys(
     db_engine: sa.Engine, objects, heading: bool
