@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db._dialect import insert_for
+from db.map_queries import MapFilter, detection_conditions, effective_category, effective_label
 from db.schema import Detection, DetectionRun, Image, Survey, utcnow
 
 #: Columns a caller gives for each detection; the rest is copied from the image.
@@ -94,8 +95,15 @@ def counts_by_category(*, db_session: Session, survey_id: int | None = None) -> 
     return {category: int(n) for category, n in db_session.execute(stmt)}
 
 
-def frame(*, db_session: Session, survey: str | None = None) -> pd.DataFrame:
-    """Detections as a data frame (one row per box, with its image's file and survey)."""
+def frame(
+    *, db_session: Session, survey: str | None = None, filt: MapFilter | None = None
+) -> pd.DataFrame:
+    """Detections as a data frame (one row per box, with its image's file and survey).
+
+    ``label`` and ``category`` are what reviewers decided where they relabelled a box (the
+    model's own are ``model_label`` and ``model_category``); ``filt`` selects as the map does
+    (dates, surveys, categories, confidence, review status).
+    """
     stmt = (
         sa.select(
             Detection.id.label("detection_id"),
@@ -103,8 +111,8 @@ def frame(*, db_session: Session, survey: str | None = None) -> pd.DataFrame:
             Image.sha256,
             Image.file_name,
             Survey.name.label("survey"),
-            Detection.label,
-            Detection.category,
+            effective_label.label("label"),
+            effective_category.label("category"),
             Detection.score,
             Detection.x1,
             Detection.y1,
@@ -115,10 +123,12 @@ def frame(*, db_session: Session, survey: str | None = None) -> pd.DataFrame:
             Detection.longitude,
             Detection.h3_r9,
             Detection.review_status,
-            Detection.reviewed_label,
+            Detection.label.label("model_label"),
+            Detection.category.label("model_category"),
         )
         .join(Image, Image.id == Detection.image_id)
         .join(Survey, Survey.id == Detection.survey_id)
+        .where(*(detection_conditions(filt) if filt is not None else ()))
         .order_by(Detection.captured_at, Detection.id)
     )
     if survey is not None:

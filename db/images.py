@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -55,8 +56,15 @@ def count(*, db_session: Session, survey_id: int | None = None) -> int:
     return int(db_session.scalar(stmt) or 0)
 
 
-def frame(*, db_session: Session, survey: str | None = None) -> pd.DataFrame:
-    """Images as a data frame (one row per image, plain columns, survey name included)."""
+def frame(
+    *,
+    db_session: Session,
+    survey: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Images as a data frame (one row per image, plain columns, survey name included), taken
+    at or after ``start`` and before ``end`` when given."""
     stmt = (
         sa.select(
             Image.id.label("image_id"),
@@ -86,6 +94,10 @@ def frame(*, db_session: Session, survey: str | None = None) -> pd.DataFrame:
     )
     if survey is not None:
         stmt = stmt.where(Survey.name == survey)
+    if start is not None:
+        stmt = stmt.where(Image.captured_at >= start)
+    if end is not None:
+        stmt = stmt.where(Image.captured_at < end)
     rows = db_session.execute(stmt).mappings().all()
     return pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
 

@@ -23,7 +23,7 @@ from db import images as image_queries
 from db import map_queries
 from db import surveys as survey_queries
 from db.engine import transaction
-from db.map_queries import MapFilter
+from db.map_queries import REVIEW_STATUSES, MapFilter
 from models.taxonomy import CATEGORIES, check_category, recyclable
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
 from pipeline.batches import DEFAULT_CHUNK_SIZE, ingest_files, submit
@@ -297,41 +297,70 @@ def export(
     file_format: ExportFormat = typer.Option(None, "--format", help="Default: from --out."),
     out: Path = typer.Option(..., "--out", help="File to write."),
     survey: str = typer.Option(None, "--survey", help="Only this survey."),
-    since: dt.datetime = typer.Option(None, "--since", help="map: from this day (UTC)."),
-    until: dt.datetime = typer.Option(None, "--until", help="map: to this day, included."),
-    category: list[str] = typer.Option(None, "--category", help="map: only these; repeat."),
-    recyclable: bool = typer.Option(
-        None, "--recyclable/--not-recyclable", help="map: only (non-)recyclable categories."
+    since: dt.datetime = typer.Option(None, "--since", help="From this day (UTC)."),
+    until: dt.datetime = typer.Option(None, "--until", help="To this day (UTC), included."),
+    category: list[str] = typer.Option(
+        None, "--category", help="detections, map: only these categories; repeat."
     ),
-    min_score: float = typer.Option(0.0, "--min-score", min=0.0, max=1.0),
+    recyclable: bool = typer.Option(
+        None,
+        "--recyclable/--not-recyclable",
+        help="detections, map: only (non-)recyclable categories.",
+    ),
+    min_score: float = typer.Option(
+        0.0, "--min-score", min=0.0, max=1.0, help="detections, map: lowest confidence."
+    ),
     review_status: list[str] = typer.Option(
-        None, "--review-status", help="map: unreviewed|accepted|relabelled|rejected; repeat."
+        None,
+        "--review-status",
+        help="detections, map: unreviewed|accepted|relabelled|rejected; repeat (default: all "
+        "but rejected).",
     ),
 ) -> None:
     """Export stored images or detections as points (GeoJSON RFC 7946, CSV or GeoPackage), or
-    a standalone heatmap (``map``: one HTML file that works offline) with the dashboard's
-    filters."""
+    a standalone heatmap (``map``: one HTML file that works offline), with the dashboard's
+    filters. Detections carry the reviewed label and category where reviewers relabelled them."""
+    filters = {
+        "survey": survey,
+        "since": since.date() if since else None,
+        "until": until.date() if until else None,
+        "categories": category,
+        "recyclable": recyclable,
+        "min_score": min_score,
+        "review_statuses": review_status,
+    }
+    if what is ExportWhat.images:
+        detection_only = {
+            "--category": category,
+            "--recyclable/--not-recyclable": recyclable is not None,
+            "--min-score": min_score > 0,
+            "--review-status": review_status,
+        }
+        given = [flag for flag, value in detection_only.items() if value]
+        if given:
+            raise fail(
+                f"{', '.join(given)} select detections; `export images` takes --survey, --since "
+                "and --until (use `export detections` for the boxes)"
+            )
     cfg = settings()
     engine = database(cfg)
     try:
         with transaction(engine) as session:
             if what is ExportWhat.map:
-                filters = {
-                    "survey": survey,
-                    "since": since.date() if since else None,
-                    "until": until.date() if until else None,
-                    "categories": category,
-                    "recyclable": recyclable,
-                    "min_score": min_score,
-                    "review_statuses": review_status,
-                }
                 count = _export_map(session, cfg, out, filters)
                 err_console.print(f"wrote a heatmap of {count} detections to {out}")
                 return
             if what is ExportWhat.images:
-                frame = image_queries.frame(db_session=session, survey=survey)
+                frame = image_queries.frame(
+                    db_session=session,
+                    survey=survey,
+                    start=_day_start(filters["since"]),
+                    end=_day_start(filters["until"], days=1),
+                )
             else:
-                frame = detection_queries.frame(db_session=session, survey=survey)
+                frame = detection_queries.frame(
+                    db_session=session, filt=_map_filter(session, cfg, filters)
+                )
     finally:
         engine.dispose()
     written = write_points(
@@ -340,8 +369,14 @@ def export(
     err_console.print(f"wrote {len(frame)} {what.value} to {written}")
 
 
-def _export_map(session: Session, cfg: Settings, out: Path, filters: dict[str, Any]) -> int:
-    """The shareable map: heat per H3 res-10 cell, hexagons at res 9, the filters as subtitle."""
+def _day_start(day: dt.date | None, *, days: int = 0) -> dt.datetime | None:
+    if day is None:
+        return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=days)
+
+
+def _map_filter(session: Session, cfg: Settings, filters: dict[str, Any]) -> MapFilter:
+    """The dashboard's filter from the export command's options (errors name the option)."""
     survey_ids = None
     if filters["survey"]:
         survey_row = survey_queries.get_by_name(db_session=session, name=filters["survey"])
@@ -356,7 +391,10 @@ def _export_map(session: Session, cfg: Settings, out: Path, filters: dict[str, A
             if recyclable(c, cfg.recyclable_overrides) == filters["recyclable"]
         )
     statuses = tuple(filters["review_statuses"]) if filters["review_statuses"] else None
-    filt = MapFilter(
+    for status in statuses or ():
+        if status not in REVIEW_STATUSES:
+            raise fail(f"--review-status {status!r}: use one of {', '.join(REVIEW_STATUSES)}")
+    return MapFilter(
         start=filters["since"],
         end=filters["until"],
         survey_ids=survey_ids,
@@ -364,6 +402,12 @@ def _export_map(session: Session, cfg: Settings, out: Path, filters: dict[str, A
         min_score=filters["min_score"],
         **({"review_statuses": statuses} if statuses else {}),
     )
+
+
+def _export_map(session: Session, cfg: Settings, out: Path, filters: dict[str, Any]) -> int:
+    """The shareable map: heat per H3 res-10 cell, hexagons at res 9, the filters as subtitle."""
+    filt = _map_filter(session, cfg, filters)
+    categories = filt.categories or CATEGORIES
     cells = map_queries.cell_counts(db_session=session, filt=filt, resolution=10)
     hexagons = map_queries.cell_counts(db_session=session, filt=filt, resolution=9)
     subtitle = filters_text(

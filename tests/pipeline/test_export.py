@@ -126,3 +126,80 @@ def test_export_map_is_standalone_with_filters(stored: Path) -> None:
     assert recyclable.exit_code == 0 and "heatmap of 0 detections" in recyclable.output
     bad = runner.invoke(app, ["export", "map", "--out", str(out), "--category", "spaceship"])
     assert bad.exit_code == 2 and "spaceship" in bad.output
+
+
+def test_detections_export_takes_the_filters_and_the_reviews(stored: Path) -> None:
+    import os
+
+    import sqlalchemy as sa
+
+    from db import detections as detection_queries
+    from db import model_versions, reviews
+    from db.engine import create_engine, transaction
+    from db.schema import Detection, Image
+
+    engine = create_engine(os.environ["WASTEMAP_DATABASE_URL"])
+    with transaction(engine) as session:
+        mv = model_versions.get_or_create(db_session=session, version="test-model")
+        for image in session.scalars(sa.select(Image).order_by(Image.id)):
+            boxes = [
+                {"label": label, "category": category, "score": score, "x1": 1, "y1": 1}
+                | {"x2": 9, "y2": 9}
+                for label, category, score in (
+                    ("plastic", "plastic", 0.9),
+                    ("glass", "glass", 0.4),
+                    ("paper", "paper", 0.8),
+                )
+            ]
+            detection_queries.record_run(
+                db_session=session, image=image, model_version_id=mv.id, detections=boxes
+            )
+    with transaction(engine) as session:
+        ids = dict(
+            session.execute(
+                sa.select(Detection.label, sa.func.min(Detection.id)).group_by(Detection.label)
+            ).all()
+        )
+        reviews.review(
+            db_session=session,
+            detection_ids=[ids["plastic"]],
+            status="relabelled",
+            reviewer="rita",
+            label="battery",
+            category="hazardous",
+        )
+        reviews.review(
+            db_session=session, detection_ids=[ids["paper"]], status="rejected", reviewer="rita"
+        )
+    engine.dispose()
+
+    def export(*args: str) -> pd.DataFrame:
+        out = stored / "detections.csv"
+        result = runner.invoke(app, ["export", "detections", "--out", str(out), *args])
+        assert result.exit_code == 0, result.output
+        return pd.read_csv(out)
+
+    every = export()
+    assert len(every) == 5  # 6 boxes, the rejected one left out as on the map
+    relabelled = every[every["detection_id"] == ids["plastic"]].iloc[0]
+    assert (relabelled["label"], relabelled["category"]) == ("battery", "hazardous")
+    assert (relabelled["model_label"], relabelled["model_category"]) == ("plastic", "plastic")
+    assert set(export("--category", "glass")["label"]) == {"glass"}
+    assert len(export("--min-score", "0.5")) == 3
+    assert len(export("--review-status", "rejected")) == 1
+    # days are UTC: the Sydney photo (20 Nov 09:30 +10:00) was taken on 19 November
+    assert len(export("--until", "2026-11-18")) == 0
+    assert len(export("--until", "2026-11-19")) == 3
+    assert len(export("--since", "2026-11-20", "--survey", "s1")) == 2
+    bad = runner.invoke(
+        app, ["export", "detections", "--out", str(stored / "d.csv"), "--review-status", "maybe"]
+    )
+    assert bad.exit_code != 0 and "--review-status 'maybe'" in bad.output
+    images = runner.invoke(
+        app, ["export", "images", "--out", str(stored / "i.csv"), "--min-score", "0.5"]
+    )
+    assert images.exit_code != 0 and "--min-score select detections" in images.output
+    dated = runner.invoke(
+        app, ["export", "images", "--out", str(stored / "i.csv"), "--since", "2026-11-21"]
+    )
+    assert dated.exit_code == 0 and "wrote 0 images" in dated.output
