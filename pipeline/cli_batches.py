@@ -18,6 +18,7 @@ from db.engine import transaction
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
 from pipeline.queue import client as queue_client
 from pipeline.queue import send_chunk
+from pipeline.settings import Settings
 
 batches_app = typer.Typer(help="Follow and manage ingestion batches.", no_args_is_help=True)
 
@@ -172,8 +173,8 @@ def resume(batch_id: str = typer.Argument(...)) -> None:
     err_console.print(f"batch {batch_id}: {len(chunks)} pending chunks sent again")
 
 
-def _celery(*args: str) -> None:
-    cfg = settings()
+def _celery(*args: str, cfg: Settings | None = None) -> None:
+    cfg = cfg or settings()
     if not cfg.broker_url:
         raise fail("workers need a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)")
     celery = shutil.which("celery", path=os.path.dirname(sys.executable)) or shutil.which("celery")
@@ -205,14 +206,12 @@ def worker(
 
 @reports_errors
 def beat(loglevel: str = typer.Option("info", "--loglevel")) -> None:
-    """Start the Celery beat scheduler (inbox scans, re-sending lost chunks)."""
-    _celery(
-        "beat",
-        "--loglevel",
-        loglevel,
-        "--schedule",
-        os.environ.get("WASTEMAP_BEAT_SCHEDULE_FILE", "/tmp/wastemap-beat-schedule"),
-    )
+    """Start the Celery beat scheduler (inbox scans, re-sending lost chunks).
+
+    Its schedule's state is kept in WASTEMAP_BEAT_SCHEDULE_FILE.
+    """
+    cfg = settings()
+    _celery("beat", "--loglevel", loglevel, "--schedule", str(cfg.beat_schedule_file), cfg=cfg)
 
 
 def register(app: typer.Typer) -> None:

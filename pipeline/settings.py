@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     )
     task_soft_time_limit_s: int = Field(default=600, gt=0)
     task_max_retries: int = Field(default=5, ge=0)
+    beat_schedule_file: Path = Field(
+        default=Path("/tmp/wastemap-beat-schedule"),
+        description="Where `wastemap beat` keeps the state of its schedule (when each periodic "
+        "job last ran).",
+    )
     inbox: Path | None = Field(default=None, description="Folder scanned by beat for new files.")
     inbox_scan_seconds: float = Field(default=60.0, gt=0)
     inbox_survey: str = Field(
@@ -77,7 +82,11 @@ class Settings(BaseSettings):
     )
     device: str = Field(default="cpu", description="torch device for detection.")
     detect_batch_size: int = Field(default=4, gt=0)
-    num_threads: int | None = Field(default=None, description="torch threads; default: all cores.")
+    num_threads: int | None = Field(
+        default=None,
+        description="torch threads; default: all cores (in a worker: the cores shared among its "
+        "pool's processes, at least 1 each).",
+    )
 
     camera_height_m: float = Field(
         default=DASH_CAMERA.height_m,

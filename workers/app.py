@@ -1,31 +1,73 @@
 """The Celery app: ``celery -A workers.app worker`` (or ``wastemap worker``) and ``beat``.
 
-Configured from the ``WASTEMAP_*`` settings of the process that starts it. Crash safety:
-``acks_late`` with ``reject_on_worker_lost`` (a task whose worker dies is delivered again),
-prefetch 1 (a worker holds one chunk at a time), and a beat job that re-sends chunks whose task
-was lost altogether (a broker restart without persistence). Re-running a chunk is always safe.
+Configured from the ``WASTEMAP_*`` settings of the process that starts it, when Celery first needs
+its configuration (worker or beat start-up, the first task sent), never at import time: the settings
+are a lazy default (:meth:`celery.Celery.add_defaults`), so importing this module reads nothing.
+Crash safety: ``acks_late`` with ``reject_on_worker_lost`` (a task whose worker dies is delivered
+again), prefetch 1 (a worker holds one chunk at a time), and a beat job that re-sends chunks whose
+task was lost altogether (a broker restart without persistence). Re-running a chunk is always safe.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from pipeline.queue import QUEUE, REQUEUE_STALE, SCAN_INBOX
 from pipeline.settings import get_settings
 
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+def config_from_settings() -> dict[str, Any]:
+    """The Celery settings that come from ``WASTEMAP_*``, read now."""
+    settings = get_settings()
+    broker = settings.broker_url or DEFAULT_BROKER_URL
+    schedule: dict[str, dict[str, Any]] = {
+        "requeue-stale-chunks": {
+            "task": REQUEUE_STALE,
+            "schedule": max(settings.requeue_after_s / 2, 1.0),
+        }
+    }
+    if settings.inbox is not None:
+        schedule["scan-inbox"] = {"task": SCAN_INBOX, "schedule": settings.inbox_scan_seconds}
+    return {
+        "broker_url": broker,
+        "result_backend": settings.result_backend or broker,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        # the chunk task's limit; the beat tasks set their own in workers.tasks
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
+        "beat_schedule": schedule,
+    }
+
+
+class RecordPoolSize(bootsteps.Step):
+    """Tell :mod:`workers.tasks` how many processes the worker's pool runs, before it forks them,
+    so each process gives torch its share of the cores (:func:`workers.tasks.detector_threads`).
+
+    Runs after the pool step's set-up, where ``--concurrency`` ('auto' included) and
+    ``--autoscale`` are resolved; the children inherit the number when they are forked.
+    """
+
+    requires = ("celery.worker.components:Pool",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        from celery.concurrency.solo import TaskPool as SoloPool
+
+        from workers import tasks
+
+        pool_cls = parent.pool_cls
+        solo = isinstance(pool_cls, type) and issubclass(pool_cls, SoloPool)
+        processes = 1 if solo else (parent.max_concurrency or parent.concurrency)
+        tasks.set_pool_processes(int(processes))
+
 
 def create_app() -> Celery:
-    settings = get_settings()
-    broker = settings.broker_url or "redis://127.0.0.1:6379/0"
-    app = Celery(
-        "wastemap",
-        broker=broker,
-        backend=settings.result_backend or broker,
-        include=["workers.tasks"],
-    )
+    app = Celery("wastemap", include=["workers.tasks"])
     app.conf.update(
         task_default_queue=QUEUE,
         task_serializer="json",
@@ -40,20 +82,12 @@ def create_app() -> Celery:
         worker_max_tasks_per_child=200,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         worker_cancel_long_running_tasks_on_connection_loss=False,
         timezone="UTC",
     )
-    schedule = {
-        "requeue-stale-chunks": {
-            "task": REQUEUE_STALE,
-            "schedule": max(settings.requeue_after_s / 2, 1.0),
-        }
-    }
-    if settings.inbox is not None:
-        schedule["scan-inbox"] = {"task": SCAN_INBOX, "schedule": settings.inbox_scan_seconds}
-    app.conf.beat_schedule = schedule
+    app.add_defaults(config_from_settings)  # a promise: read when the configuration is first used
+    app.steps["worker"].add(RecordPoolSize)
     return app
 
 

@@ -1,12 +1,14 @@
 """Celery tasks: thin wrappers over :mod:`pipeline`, taking ids, never blobs.
 
 Each worker process opens its own database engine and loads the detector once, lazily (forked
-processes never share pooled connections: see ``workers.app``).
+processes never share pooled connections: see ``workers.app``). Nothing here reads the settings at
+import time: each process reads them when its first task runs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -23,6 +25,38 @@ log = logging.getLogger(__name__)
 
 #: Per-process resources (an engine, a loaded model), never user state.
 _process: dict[str, Any] = {}
+
+#: Processes in this worker's pool: set once in the worker's main process before the pool forks
+#: (``workers.app.RecordPoolSize``), only read in the pool's processes. 1 outside a worker.
+_pool = {"processes": 1}
+
+
+def set_pool_processes(processes: int) -> None:
+    """Record how many processes the worker's pool runs (before it forks them)."""
+    _pool["processes"] = max(1, int(processes))
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask: taskset, docker --cpuset-cpus)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def detector_threads(
+    *, configured: int | None, pool_processes: int, cores: int | None = None
+) -> int:
+    """torch CPU threads for the detector in one worker process.
+
+    ``configured`` (``WASTEMAP_NUM_THREADS``) when set; otherwise the cores shared among the
+    pool's processes, ``max(1, cores // pool_processes)``, so that ``--concurrency N`` does not
+    start N processes each running a torch thread on every core (on a shared CPU that
+    oversubscription makes inference many times slower).
+    """
+    if configured:
+        return configured
+    cores = available_cores() if cores is None else cores
+    return max(1, cores // max(1, pool_processes))
 
 
 def reset_process_state() -> None:
@@ -49,9 +83,9 @@ def _engine() -> Any:
 def _detector() -> DetectorLike:
     if "detector" not in _process:
         cfg = _settings()
-        _process["detector"] = load_detector(
-            cfg.model_path, device=cfg.device, num_threads=cfg.num_threads
-        )
+        threads = detector_threads(configured=cfg.num_threads, pool_processes=_pool["processes"])
+        log.info("loading the detector with %d torch threads", threads)
+        _process["detector"] = load_detector(cfg.model_path, device=cfg.device, num_threads=threads)
     return _process["detector"]
 
 
@@ -61,7 +95,7 @@ def _detector() -> DetectorLike:
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,  # bounded below by the settings, counted in the database
-    soft_time_limit=get_settings().task_soft_time_limit_s,
+    # soft time limit: WASTEMAP_TASK_SOFT_TIME_LIMIT_S, Celery's task_soft_time_limit (workers.app)
 )
 def process_chunk(self: Any, batch_id: str, chunk: int) -> dict[str, Any]:
     """Read, validate, detect and store one chunk of a batch (idempotent)."""
