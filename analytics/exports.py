@@ -1,10 +1,11 @@
 """Writing points (images, detections, sites), lines and routes to files GIS tools read.
 
 Formats: GeoJSON (RFC 7946: WGS84, longitude before latitude), CSV (``latitude``/``longitude``
-columns, or ``wkt`` for lines), GeoPackage, and for routes also GPX 1.1 (gpxpy) and KML
-(simplekml). Functions take plain data frames; callers load the rows.
+columns, or ``wkt`` for lines), GeoPackage, and for points and routes also GPX 1.1 (gpxpy) and
+KML (simplekml). Functions take plain data frames; callers load the rows.
 
-- :func:`write_points`: one point per row (GeoJSON, CSV, GeoPackage);
+- :func:`write_points`: one point per row (GeoJSON, CSV, GeoPackage, GPX waypoints, KML
+  placemarks);
 - :func:`write_lines`: one line per row of a ``geometry`` column (GeoJSON, CSV, GeoPackage);
 - :func:`write_routes`: vehicle routes (lines along the streets), their stops in order and the
   depot (GeoJSON, GPX, KML, CSV, GeoPackage).
@@ -23,7 +24,13 @@ import pandas as pd
 from analytics.errors import ExportError
 
 #: Formats :func:`write_points` writes, by name, with their file extension.
-POINT_FORMATS = {"geojson": ".geojson", "csv": ".csv", "gpkg": ".gpkg"}
+POINT_FORMATS = {
+    "geojson": ".geojson",
+    "csv": ".csv",
+    "gpkg": ".gpkg",
+    "gpx": ".gpx",
+    "kml": ".kml",
+}
 
 
 def points_frame(
@@ -70,9 +77,12 @@ def write_points(
     out
         The file to write (its folder is created).
     file_format
-        ``geojson``, ``csv`` or ``gpkg``; default: from the file extension.
+        ``geojson``, ``csv``, ``gpkg``, ``gpx`` (a waypoint per row) or ``kml`` (a placemark
+        per row); default: from the file extension. GPX and KML name each point after the
+        layer and its ``site``/``detection_id``/``image_id`` and describe it with the other
+        columns.
     layer
-        Layer name inside a GeoPackage.
+        Layer name inside a GeoPackage; the document's name in GPX and KML.
     """
     out = Path(out)
     file_format = file_format or _format_from_suffix(out)
@@ -85,6 +95,9 @@ def write_points(
     if file_format == "csv":
         _iso_datetimes(frame).to_csv(out, index=False)
         return out
+    if file_format in ("gpx", "kml"):
+        _points_gpx_kml(frame, out, file_format, layer=layer, lon_col=lon_col, lat_col=lat_col)
+        return out
     gdf = points_frame(frame, lon_col=lon_col, lat_col=lat_col)
     if file_format == "geojson":
         if out.exists():
@@ -96,6 +109,53 @@ def write_points(
         gdf = _iso_datetimes(gdf)
         gdf.to_file(out, driver="GPKG", layer=layer, engine="pyogrio")
     return out
+
+
+_NAME_COLUMNS = ("name", "site", "detection_id", "image_id")
+
+
+def _points_gpx_kml(
+    frame: pd.DataFrame, out: Path, file_format: str, *, layer: str, lon_col: str, lat_col: str
+) -> None:
+    """A GPX waypoint or KML placemark per row, named and described from its columns."""
+    key = next((c for c in _NAME_COLUMNS if c in frame.columns), None)
+    singular = layer[:-1] if layer.endswith("s") else layer
+    rows = _iso_datetimes(frame).to_dict("records")
+    points = []
+    for number, row in enumerate(rows, start=1):
+        lat, lon = float(row[lat_col]), float(row[lon_col])
+        name = f"{singular} {row[key]}" if key and key != "name" else str(row.get("name", number))
+        text = "; ".join(
+            f"{k}: {v}"
+            for k, v in row.items()
+            if k not in (lat_col, lon_col, key) and v is not None and not _is_missing(v)
+        )
+        points.append((lat, lon, name, text))
+    if file_format == "gpx":
+        import gpxpy.gpx
+
+        gpx = gpxpy.gpx.GPX()
+        gpx.name = f"WasteMap {layer}"
+        gpx.creator = "WasteMap"
+        gpx.waypoints = [
+            gpxpy.gpx.GPXWaypoint(latitude=lat, longitude=lon, name=name, description=text)
+            for lat, lon, name, text in points
+        ]
+        out.write_text(gpx.to_xml(version="1.1"), encoding="utf-8")
+        return
+    import simplekml
+
+    kml = simplekml.Kml(name=f"WasteMap {layer}")
+    for lat, lon, name, text in points:
+        kml.newpoint(name=name, description=text, coords=[(lon, lat)])
+    kml.save(str(out))
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and arrays
+        return False
 
 
 def _format_from_suffix(out: Path) -> str:

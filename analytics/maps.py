@@ -34,6 +34,8 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
+from analytics.exports import ROUTE_COLOURS  # the routes keep their colours in the files
+
 __all__ = [
     "CATEGORY_COLOURS",
     "AssetUrls",
@@ -66,17 +68,6 @@ CATEGORY_COLOURS: dict[str, str] = {
 COUNT_COLOURS: tuple[str, ...] = ("#fff3b0", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 HEAT_GRADIENT = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61", 1.0: "#d7191c"}
 BACKGROUND = "#eef0f3"
-#: One colour per collection route (vehicle), in turn.
-ROUTE_COLOURS: tuple[str, ...] = (
-    "#1d4ed8",
-    "#c2410c",
-    "#15803d",
-    "#7e22ce",
-    "#be185d",
-    "#0e7490",
-    "#a16207",
-    "#334155",
-)
 
 
 @dataclass(frozen=True)

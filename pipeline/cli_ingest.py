@@ -289,6 +289,8 @@ class ExportFormat(StrEnum):
     geojson = "geojson"
     csv = "csv"
     gpkg = "gpkg"
+    gpx = "gpx"
+    kml = "kml"
 
 
 @reports_errors
@@ -317,7 +319,8 @@ def export(
         "but rejected).",
     ),
 ) -> None:
-    """Export stored images or detections as points (GeoJSON RFC 7946, CSV or GeoPackage), or
+    """Export stored images or detections as points (GeoJSON RFC 7946, CSV, GeoPackage, GPX
+    waypoints or KML placemarks), or
     a standalone heatmap (``map``: one HTML file that works offline), with the dashboard's
     filters. Detections carry the reviewed label and category where reviewers relabelled them."""
     filters = {

@@ -92,7 +92,7 @@ def sites_list(
     survey: str = typer.Option(None, "--survey", help="Only sites this survey saw."),
     limit: int = typer.Option(20, "--limit", min=1, help="Rows shown (not exported)."),
     out: Path = typer.Option(
-        None, "--out", help="Also write every matching site: .geojson, .csv or .gpkg."
+        None, "--out", help="Also write every matching site: .geojson, .csv, .gpkg, .gpx or .kml."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the sites as JSON."),
 ) -> None:

@@ -203,3 +203,33 @@ def test_detections_export_takes_the_filters_and_the_reviews(stored: Path) -> No
         app, ["export", "images", "--out", str(stored / "i.csv"), "--since", "2026-11-21"]
     )
     assert dated.exit_code == 0 and "wrote 0 images" in dated.output
+
+
+@pytest.mark.parametrize("fmt", ["gpx", "kml"])
+def test_points_as_gpx_waypoints_and_kml_placemarks(stored: Path, fmt: str) -> None:
+    out = stored / f"images.{fmt}"
+    result = runner.invoke(app, ["export", "images", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    if fmt == "gpx":
+        import gpxpy
+
+        gpx = gpxpy.parse(text)
+        points = [(w.latitude, w.longitude, w.name, w.description) for w in gpx.waypoints]
+    else:
+        import xml.etree.ElementTree as ET
+
+        ns = {"k": "http://www.opengis.net/kml/2.2"}
+        root = ET.fromstring(text)
+        points = []
+        for mark in root.iter(f"{{{ns['k']}}}Placemark"):
+            lon, lat = map(float, mark.find(".//k:coordinates", ns).text.split(",")[:2])
+            points.append(
+                (lat, lon, mark.find("k:name", ns).text, mark.find("k:description", ns).text)
+            )
+    assert sorted((round(lat, 4), round(lon, 4)) for lat, lon, _, _ in points) == [
+        (-33.8688, 151.2093),
+        (60.1699, 24.9384),
+    ]
+    assert all(name.startswith("image ") for _, _, name, _ in points)
+    assert all("survey: s1" in description for _, _, _, description in points)
