@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped detector (models/weights/MODEL_CARD.md): render the SIMULATED scenes that
 # are mixed into training, train on them and on the real Trash-Filter photos, then export the
-# best epoch with its model card. About 65 minutes on 2 CPU cores (1 h 1 min of training in the run that made the shipped model); ../shared must sit beside the
+# best epoch with its model card. About 80 minutes on 2 CPU cores (see the card for the training time of the shipped model); ../shared must sit beside the
 # repository. Usage: bash scripts/train-model.sh [NAME]   (NAME: the file stem to ship)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +35,5 @@ $BIN/python -m models.card "$RUN" --name "$NAME" \
   --also-eval "the demo's SIMULATED street frames (seed 0, never trained on)=runs/demo-survey" \
   --also-eval "SIMULATED close-ups of another seed (never trained on)=runs/eval-render/closeups" \
   --command "bash scripts/train-model.sh $NAME" --threads 2 \
-  --notes "The training data mixes the 2,110 real Trash-Filter photos with 500 SIMULATED images rendered by WasteMap's own renderer (pipeline.simulate, no third-party content): 200 street frames of a drive through Helsinki (1280x720, seed 11) and 300 close-ups of litter on the ground (416x416). They teach the model the demo's rendered litter and street-camera scale; the accuracy that counts is the real photos' on valid. The script renders them deterministically, then runs one wastemap train command (printed in the script) and this card. Trials in the same session (1 torch thread each, real photos only, first epoch of an 8-epoch schedule): FastestDet's COCO backbone 0.099 mAP@.5 vs the ImageNet backbone (RGB, ImageNet mean/std) 0.064, so the COCO one was kept." \
+  --notes "The training data mixes the 2,110 real Trash-Filter photos with 500 SIMULATED images rendered by WasteMap's own renderer (pipeline.simulate, no third-party content): 200 street frames of a drive through Helsinki (1280x720, seed 11) and 300 close-ups of litter on the ground (416x416). They teach the model the demo's rendered litter and street-camera scale; the accuracy that counts is the real photos' on valid. The script renders them deterministically, then runs one wastemap train command (printed in the script) and this card. History: the same recipe over 3 epochs (the previous shipped model, v2) reached 0.189 mAP@.5 on valid, still rising; this one runs the cosine schedule over 6 epochs. An earlier trial (1 torch thread, real photos only, first epoch of an 8-epoch schedule): FastestDet's COCO backbone 0.099 mAP@.5 vs the ImageNet backbone (RGB, ImageNet mean/std) 0.064, so the COCO one was kept." \
   --limitation "Trained mostly on 416 px ground-level photos of single pieces of litter; real street-camera frames (none with boxes are available here), night images and piles of dumped waste are unmeasured."
