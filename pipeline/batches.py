@@ -322,7 +322,7 @@ def _store(
         if isinstance(job.outcome, Rejected):
             quarantine_queries.record(
                 db_session=session,
-                path=str(job.path),
+                path=str(destinations.get(job.item_id, job.path)),
                 reason=job.outcome.reason,
                 message=job.outcome.message,
                 sha256=job.outcome.sha256,
@@ -357,35 +357,68 @@ def _store(
     batch_queries.set_item_states(db_session=session, updates=updates)
 
 
-def _inbox_destinations(jobs: list[_Job], inbox: str) -> dict[int, Path]:
-    """Where each inbox file goes once its chunk is stored: ``processed/`` or ``quarantine/``
-    beside the inbox, keeping the path below the inbox."""
+def inbox_destination(path: Path, inbox: Path | str, folder: str) -> Path:
+    """Where inbox file ``path`` goes: ``folder`` (``processed`` or ``quarantine``) beside the
+    inbox, keeping the path below the inbox. A name already taken there gets a UTC timestamp
+    before its suffix, so nothing is ever overwritten; the path returned is free now, and is the
+    one to store before the file moves."""
     root = Path(inbox)
-    out = {}
-    for job in jobs:
-        folder = "quarantine" if isinstance(job.outcome, Rejected) else "processed"
-        try:
-            relative = job.path.relative_to(root)
-        except ValueError:
-            relative = Path(job.path.name)
-        out[job.item_id] = root.parent / folder / relative
-    return out
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        relative = Path(path.name)
+    return _free_name(root.parent / folder / relative)
+
+
+def _free_name(plain: Path) -> Path:
+    """``plain``, or when a file has that name, the name with a UTC timestamp before its suffix."""
+    target = plain
+    while target.exists():  # same name seen before: keep both
+        target = plain.with_name(f"{plain.stem}.{utcnow():%Y%m%dT%H%M%S%f}{plain.suffix}")
+    return target
+
+
+def move_inbox_file(path: Path, target: Path) -> Path | None:
+    """Move ``path`` to ``target`` (from :func:`inbox_destination`), never overwriting; returns
+    where it went, or None when it is no longer there (moved by an earlier run) or cannot be
+    moved (logged: the other files of its chunk still move)."""
+    if not path.exists():
+        return None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # taken since it was chosen (another worker): keep both, say so
+            chosen, target = target, _free_name(target)
+            log.warning("%s: %s was taken meanwhile; moved to %s instead", path, chosen, target)
+        shutil.move(str(path), str(target))
+    except OSError as exc:
+        log.error("cannot move %s to %s (%s); move it by hand", path, target, exc)
+        return None
+    return target
+
+
+def _inbox_destinations(jobs: list[_Job], inbox: str) -> dict[int, Path]:
+    """Where each inbox file still there goes once its chunk is stored (see
+    :func:`inbox_destination`)."""
+    return {
+        job.item_id: inbox_destination(
+            job.path, inbox, "quarantine" if isinstance(job.outcome, Rejected) else "processed"
+        )
+        for job in jobs
+        if job.path.exists()
+    }
 
 
 def _move_files(jobs: list[_Job], destinations: dict[int, Path]) -> None:
     for job in jobs:
-        target = destinations[job.item_id]
-        if not job.path.exists():  # moved by an earlier run of this chunk
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():  # same name seen before: keep both, never overwrite
-            target = target.with_name(f"{target.stem}.{utcnow():%Y%m%dT%H%M%S%f}{target.suffix}")
-        shutil.move(str(job.path), str(target))
+        if job.item_id in destinations:
+            move_inbox_file(job.path, destinations[job.item_id])
 
 
 def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str) -> None:
     """After the retries: the chunk's pending items end as failed, each in the quarantine with
-    reason ``processing_failed`` and the error, so the batch completes instead of looping."""
+    reason ``processing_failed`` and the error, so the batch completes instead of looping. Inbox
+    files move to ``quarantine/`` beside the inbox (else the next scan would take them again)."""
+    moves: list[tuple[Path, Path]] = []
     with transaction(engine) as session:
         batch = batch_queries.get(db_session=session, batch_id=batch_id)
         if batch is None:
@@ -396,11 +429,17 @@ def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str
             if i.state == "pending"
         ]
         for item in pending:
+            text = f"{item.path}: processing failed after {item.attempts} attempts: {message}"
+            path = Path(item.path)
+            if batch.kind == "inbox" and path.exists():
+                path = inbox_destination(Path(item.path), batch.source, "quarantine")
+                moves.append((Path(item.path), path))
+                text += f"; moved to {path}, put it back in the inbox to try again"
             quarantine_queries.record(
                 db_session=session,
-                path=item.path,
+                path=str(path),
                 reason="processing_failed",
-                message=f"{item.path}: processing failed after {item.attempts} attempts: {message}",
+                message=text,
                 survey_id=batch.survey_id,
             )
         batch_queries.set_item_states(
@@ -410,6 +449,8 @@ def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str
             ],
         )
         batch_queries.finish_if_complete(db_session=session, batch_id=batch_id)
+    for source, target in moves:
+        move_inbox_file(source, target)
 
 
 def run_in_process(

@@ -1,15 +1,19 @@
 """The inbox: a folder vehicles drop files into, scanned on a schedule (Celery beat).
 
-A scan takes the image files whose size and modification time have not changed since the previous
+A scan takes the files whose size and modification time have not changed since the previous
 scan (a file still being copied waits for the next one), skips files already pending in a batch,
-and submits one batch per survey: files directly in the inbox go to the default survey, files in a
-sub-folder to the survey named after it. Once a chunk is stored its files move to ``processed/``
-or ``quarantine/`` beside the inbox (see :mod:`pipeline.batches`); nothing is ever deleted.
+and submits the images (JPEG, PNG, HEIC/HEIF) as one batch per survey: files directly in the inbox
+go to the default survey, files in a sub-folder to the survey named after it. Once a chunk is
+stored its files move to ``processed/`` or ``quarantine/`` beside the inbox, and a chunk that
+keeps failing moves its files to ``quarantine/`` too (see :mod:`pipeline.batches`). Any other
+file (a video, a GPS track) goes straight to ``quarantine/``, recorded with reason
+``unsupported_type`` and a message naming the command that ingests it. Nothing is ever deleted.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -17,11 +21,19 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from db import batches as batch_queries
+from db import quarantine as quarantine_queries
+from db import surveys as survey_queries
 from db.engine import transaction
-from pipeline.batches import DEFAULT_CHUNK_SIZE, submit
-from pipeline.ingest import discover
+from pipeline.batches import DEFAULT_CHUNK_SIZE, inbox_destination, move_inbox_file, submit
+from pipeline.ingest import IMAGE_EXTENSIONS, discover
 
 STATE_FILE = ".wastemap-scan.json"
+
+#: Files the inbox cannot take but ``wastemap ingest-video`` / ``--track`` can (lower-case).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mts", ".ts", ".webm"})
+TRACK_EXTENSIONS = frozenset({".gpx", ".csv"})
+
+log = logging.getLogger(__name__)
 
 
 def _snapshot(files: list[Path]) -> dict[str, list[int]]:
@@ -36,14 +48,15 @@ def _snapshot(files: list[Path]) -> dict[str, list[int]]:
 
 
 def stable_files(inbox: Path) -> list[Path]:
-    """Image files under ``inbox`` unchanged since the previous call (state kept in the inbox)."""
+    """Files under ``inbox`` (hidden ones aside) unchanged since the previous call (state kept in
+    the inbox)."""
     state_path = inbox / STATE_FILE
     try:
         previous = json.loads(state_path.read_text())
     except (OSError, ValueError):
         previous = {}
-    files, _ = discover(inbox)
-    now = _snapshot(files)
+    images, others = discover(inbox)
+    now = _snapshot(images + others)
     tmp = state_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(now))
     os.replace(tmp, state_path)
@@ -58,11 +71,13 @@ def scan_inbox(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     detect: bool = True,
 ) -> list[tuple[str, list[int]]]:
-    """Submit the inbox's complete, not yet submitted files. Returns (batch id, chunks) pairs."""
+    """Submit the inbox's complete, not yet submitted images, and move its complete other files
+    to the quarantine (:func:`quarantine_unsupported`). Returns (batch id, chunks) pairs."""
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} does not exist; create it or fix WASTEMAP_INBOX")
-    ready = stable_files(inbox)
+    stable = stable_files(inbox)
+    ready = [p for p in stable if p.suffix.lower() in IMAGE_EXTENSIONS]
     with transaction(engine) as session:
         pending = batch_queries.pending_paths(
             db_session=session, paths=[str(p.absolute()) for p in ready]
@@ -71,9 +86,7 @@ def scan_inbox(
     for path in ready:
         if str(path.absolute()) in pending:
             continue
-        relative = path.relative_to(inbox)
-        survey = relative.parts[0] if len(relative.parts) > 1 else default_survey
-        by_survey[survey].append(path)
+        by_survey[_survey_of(path, inbox, default_survey)].append(path)
     submitted = []
     for survey, files in sorted(by_survey.items()):
         batch_id = submit(
@@ -88,4 +101,65 @@ def scan_inbox(
         with transaction(engine) as session:
             chunks = batch_queries.chunk_numbers(db_session=session, batch_id=batch_id)
         submitted.append((batch_id, chunks))
+    quarantine_unsupported(  # after the batches, so they are recorded with their survey
+        engine,
+        inbox,
+        [p for p in stable if p.suffix.lower() not in IMAGE_EXTENSIONS],
+        default_survey=default_survey,
+    )
     return submitted
+
+
+def _survey_of(path: Path, inbox: Path, default_survey: str) -> str:
+    relative = path.relative_to(inbox)
+    return relative.parts[0] if len(relative.parts) > 1 else default_survey
+
+
+def quarantine_unsupported(
+    engine: Engine, inbox: Path, files: list[Path], *, default_survey: str = "inbox"
+) -> list[Path]:
+    """Move inbox files that are not images to ``quarantine/`` beside the inbox, each recorded
+    with reason ``unsupported_type`` and the command that ingests it. Returns where they went."""
+    if not files:
+        return []
+    destinations = {path: inbox_destination(path, inbox, "quarantine") for path in files}
+    with transaction(engine) as session:
+        for path, target in destinations.items():
+            name = _survey_of(path, inbox, default_survey)
+            survey = survey_queries.get_by_name(db_session=session, name=name)
+            message = _unsupported_message(path, target, destinations, name)
+            log.warning("%s", message)
+            quarantine_queries.record(
+                db_session=session,
+                path=str(target),
+                reason="unsupported_type",
+                message=message,
+                survey_id=survey.id if survey is not None else None,
+            )
+    moved = [move_inbox_file(path, target) for path, target in destinations.items()]
+    return [p for p in moved if p is not None]
+
+
+def _unsupported_message(
+    path: Path, target: Path, destinations: dict[Path, Path], survey: str
+) -> str:
+    """Why the inbox refused ``path`` and the command that takes it instead."""
+    suffix = path.suffix.lower()
+    head = f"{path}: the inbox takes only JPEG, PNG and HEIC/HEIF photos; moved to {target}"
+    if suffix in VIDEO_EXTENSIONS:
+        tracks = [  # its track, arriving with it or moved by an earlier scan
+            t
+            for p, t in destinations.items()
+            if p.parent == path.parent and p.stem == path.stem and p.suffix.lower() == ".gpx"
+        ] + [t for t in [target.parent / f"{path.stem}.gpx"] if t.exists()]
+        track = tracks[0] if tracks else "TRACK.gpx"
+        return (
+            f"{head}. It is a video: ingest it with "
+            f"`wastemap ingest-video {target} --track {track} --survey {survey}`"
+        )
+    if suffix in TRACK_EXTENSIONS:
+        return (
+            f"{head}. It looks like a GPS track: use it with `wastemap ingest-video VIDEO --track "
+            f"{target}` or `wastemap ingest PHOTOS/ --survey {survey} --track {target}`"
+        )
+    return f"{head}. Convert it to JPEG or PNG and put it back in the inbox, or remove it"

@@ -42,6 +42,8 @@ REASONS: dict[str, str] = {
     "no_position": "no GPS position in the file and none from a track",
     "bad_position": "the position is out of range or exactly (0, 0)",
     "future_timestamp": "the capture time is in the future",
+    "processing_failed": "its chunk kept failing (workers crashed or errors persisted)",
+    "unsupported_type": "the inbox takes photos only (a video or a GPS track: see the message)",
 }
 
 
