@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from pipeline.queue import client as queue_client
 from pipeline.queue import send_chunk
 from pipeline.settings import Settings
 from pipeline.tracks import Track, read_track
-from pipeline.video import is_live, sample_frames
+from pipeline.video import FrameSampling, PickedFrame, VideoError, is_live, iter_frames
 
 
 @reports_errors
@@ -159,7 +160,12 @@ def ingest_video(
     video: str = typer.Argument(
         ..., help="A video file, or a live stream (rtsp://..., /dev/video0)."
     ),
-    track: Path = typer.Option(..., "--track", help="GPX or CSV track of the vehicle."),
+    track: Path = typer.Option(
+        ...,
+        "--track",
+        help="GPX or CSV track of the vehicle. It is read once, at the start: for a live "
+        "stream, frames later than its last fix are counted as outside the track.",
+    ),
     every_meters: float = typer.Option(5.0, "--every-meters", help="Metres between frames."),
     start: str = typer.Option(
         None, "--start", help="Recording start (ISO 8601 with offset); default: from the file."
@@ -168,15 +174,33 @@ def ingest_video(
     max_frames: int = typer.Option(None, "--max-frames", min=1, help="Stop after N frames."),
     survey: str = typer.Option(None, "--survey", help="Survey name (default: the video's name)."),
     as_json: bool = typer.Option(False, "--json"),
-    queue: bool = typer.Option(False, "--queue", help="Send the frames to the workers."),
-    wait: bool = typer.Option(False, "--wait", help="With --queue: follow the batch."),
+    queue: bool = typer.Option(
+        False, "--queue", help="Send the frames to the workers: one batch per chunk."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="With --queue: follow each batch."),
     detect: bool = typer.Option(True, "--detect/--no-detect"),
     model: Path = typer.Option(None, "--model"),
-    chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1),
+    chunk_size: int = typer.Option(
+        DEFAULT_CHUNK_SIZE,
+        "--chunk-size",
+        min=1,
+        help="Frames stored (or queued, as one batch) together, as soon as that many are picked.",
+    ),
 ) -> None:
     """Pick a frame every N metres of a dash-cam video (or live stream), geotag each from the
-    track, and send them through the same pipeline as photos."""
+    track, and send them through the same pipeline as photos.
+
+    Frames are stored in chunks of --chunk-size while decoding goes on, so a live stream stores
+    as it goes (stop it with Ctrl-C, or --max-frames). Ctrl-C or a decoding error stops the
+    reading; every frame picked before it is still stored, then the command exits with the error
+    (code 2; 130 after Ctrl-C). The track is read once: for a live stream, frames decoded after
+    its last fix cannot be placed and are counted as outside the track.
+    """
     cfg = settings()
+    if queue and not cfg.broker_url:
+        raise fail(
+            "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
+        )
     gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone))
     when = _parse_start(start) if start else None
     name = (
@@ -185,7 +209,8 @@ def ingest_video(
     out = (
         frames_dir or (Path(video).parent if not is_live(video) else Path.cwd()) / f"{name}_frames"
     )
-    sampling = sample_frames(
+    counts = FrameSampling()
+    frames = iter_frames(
         video,
         gps_track,
         out,
@@ -193,26 +218,134 @@ def ingest_video(
         start=when,
         max_frames=max_frames,
         max_gap_s=cfg.max_track_gap_s,
+        counts=counts,
     )
+    engine = database(cfg)
+    try:
+        store = _VideoChunkStore(
+            cfg,
+            engine,
+            survey=survey or name,
+            source=str(video),
+            queue=queue,
+            wait=wait,
+            detect=detect,
+            model=model,
+            chunk_size=chunk_size,
+            as_json=as_json,
+        )
+        stop, code = _store_frames_in_chunks(frames, store, chunk_size=chunk_size, source=video)
+    finally:
+        frames.close()
+        engine.dispose()
     if not as_json:
         err_console.print(
-            f"{video}: decoded {sampling.decoded} frames, picked {len(sampling.frames)} "
-            f"(one every {every_meters:g} m) into {out}; {sampling.outside_track} outside the track"
+            f"{video}: decoded {counts.decoded} frames, picked {counts.picked} "
+            f"(one every {every_meters:g} m) into {out}; {counts.outside_track} outside the track"
         )
-    run_batch(
-        cfg,
-        [f.path for f in sampling.frames],
-        survey=survey or name,
-        source=str(video),
-        track=None,
-        skipped=[],
-        queue=queue,
-        wait=wait,
-        detect=detect,
-        model=model,
-        chunk_size=chunk_size,
-        as_json=as_json,
-    )
+    if not queue:
+        if as_json:
+            typer.echo(json.dumps(store.report.to_json()))
+        else:
+            print_report(store.report)
+    if stop is not None:
+        raise fail(
+            f"{stop}; the {counts.picked} frames picked before it were "
+            + ("queued" if queue else "stored")
+            if counts.picked
+            else stop,
+            code=code,
+        )
+
+
+class _VideoChunkStore:
+    """Stores (or queues) the frames of ``ingest-video`` chunk by chunk, one batch each."""
+
+    def __init__(
+        self,
+        cfg: Settings,
+        engine: Engine,
+        *,
+        survey: str,
+        source: str,
+        queue: bool,
+        wait: bool,
+        detect: bool,
+        model: Path | None,
+        chunk_size: int,
+        as_json: bool,
+    ) -> None:
+        self.cfg, self.engine, self.survey, self.source = cfg, engine, survey, source
+        self.queue, self.wait, self.detect = queue, wait, detect
+        self.chunk_size, self.as_json = chunk_size, as_json
+        self.detector = (
+            load_detector(model or cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
+            if detect and not queue
+            else None
+        )
+        self.report = IngestReport(survey=self.survey)
+
+    def __call__(self, files: list[Path]) -> None:
+        if self.queue:
+            _queue(
+                self.engine,
+                self.cfg.broker_url or "",
+                files,
+                self.survey,
+                self.source,
+                None,
+                self.detect,
+                self.chunk_size,
+                as_json=self.as_json,
+                wait=self.wait,
+            )
+            return
+        ingest_files(
+            files,
+            engine=self.engine,
+            survey=self.survey,
+            options=IngestOptions.from_settings(self.cfg),
+            detector=self.detector,
+            chunk_size=self.chunk_size,
+            detect_batch_size=self.cfg.detect_batch_size,
+            report=self.report,
+            source=self.source,
+        )
+        if not self.as_json and err_console.is_terminal:
+            err_console.print(f"stored {self.report.total} frames so far", highlight=False)
+
+
+def _store_frames_in_chunks(
+    frames: Iterator[PickedFrame],
+    store: Callable[[list[Path]], None],
+    *,
+    chunk_size: int,
+    source: str,
+) -> tuple[str | None, int]:
+    """Hand ``store`` each ``chunk_size`` frames as soon as they are picked, and what is left at
+    the end. Returns why reading stopped early (a decoding error, Ctrl-C) and the exit code, or
+    (None, 0) when the video ended (or --max-frames was reached)."""
+    pending: list[Path] = []
+    stop: str | None = None
+    code = 0
+    while True:
+        try:
+            picked = next(frames, None)
+        except VideoError as exc:
+            stop, code = str(exc), 2
+            break
+        except KeyboardInterrupt:
+            stop, code = f"{source}: reading stopped by Ctrl-C", 130
+            break
+        if picked is None:
+            break
+        pending.append(picked.path)
+        if len(pending) >= chunk_size:
+            store(pending)
+            pending = []
+    if pending:
+        store(pending)
+    return stop, code
 
 
 def _parse_start(text: str) -> dt.datetime:

@@ -2,16 +2,17 @@
 
 Each frame's time is the recording's start plus the frame's presentation time (for a live stream:
 the clock when it was decoded); its position is the GPS track interpolated at that time. Picked
-frames are written as JPEGs with that position, time and heading in their EXIF, then go through
-the same ingestion pipeline as photos.
+frames are written as JPEGs with that position, time and heading in their EXIF and yielded one by
+one (:func:`iter_frames`), so ``wastemap ingest-video`` sends them through the same ingestion
+pipeline as photos in chunks while decoding goes on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -39,9 +40,12 @@ class PickedFrame:
 
 @dataclass
 class FrameSampling:
-    frames: list[PickedFrame]
+    """Counts of one sampling run; ``frames`` is filled only by :func:`sample_frames`."""
+
+    frames: list[PickedFrame] = field(default_factory=list)
     decoded: int = 0
     outside_track: int = 0
+    picked: int = 0
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -96,20 +100,62 @@ def sample_frames(
     max_gap_s: float = 60.0,
     jpeg_quality: int = 92,
 ) -> FrameSampling:
-    """Write one frame every ``every_m`` metres travelled along ``track`` into ``out_dir``.
+    """Every frame :func:`iter_frames` picks, collected in a list (for a file video; a live
+    stream without ``max_frames`` never ends, so read it with :func:`iter_frames` instead).
+
+    A decoding error raises :class:`VideoError`; the frames written before it stay in ``out_dir``.
+    """
+    result = FrameSampling()
+    for picked in iter_frames(
+        source,
+        track,
+        out_dir,
+        every_m=every_m,
+        start=start,
+        max_frames=max_frames,
+        max_gap_s=max_gap_s,
+        jpeg_quality=jpeg_quality,
+        counts=result,
+    ):
+        result.frames.append(picked)
+    return result
+
+
+def iter_frames(
+    source: str | Path,
+    track: Track,
+    out_dir: Path,
+    *,
+    every_m: float = 5.0,
+    start: dt.datetime | None = None,
+    max_frames: int | None = None,
+    max_gap_s: float = 60.0,
+    jpeg_quality: int = 92,
+    counts: FrameSampling | None = None,
+) -> Generator[PickedFrame, None, None]:
+    """Write one frame every ``every_m`` metres travelled along ``track`` into ``out_dir``,
+    yielding each as soon as it is written (so a caller can store frames while decoding goes on).
+
+    The video is opened, and its start time checked, before this returns, so a missing file,
+    an unreadable container or a missing ``creation_time`` raise :class:`VideoError` here; a
+    decoding error part-way raises :class:`VideoError` from the iterator after every frame
+    picked before it has been yielded.
 
     Parameters
     ----------
     source
         A video file, or a live stream URL (rtsp://, http://, /dev/videoN).
     track
-        The vehicle's GPS track covering the recording.
+        The vehicle's GPS track covering the recording. It is read once: for a live stream,
+        frames decoded after the track's last fix are counted as outside the track.
     every_m
         Distance between picked frames, in metres along the interpolated positions.
     start
         Recording start (timezone-aware); default: the container's creation_time.
     max_frames
         Stop after this many picked frames (live streams run until then, or until they end).
+    counts
+        Updated as frames are decoded and picked (``decoded``, ``outside_track``, ``picked``).
     """
     if every_m <= 0:
         raise VideoError(f"--every-meters must be positive, got {every_m}")
@@ -121,24 +167,56 @@ def sample_frames(
         container = av.open(source, timeout=10.0 if live else None)
     except av.error.FFmpegError as exc:
         raise VideoError(f"{source}: cannot open it as a video ({exc})") from exc
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = FrameSampling(frames=[])
-    with container:
+    try:
         if not container.streams.video:
             raise VideoError(f"{source} has no video stream")
         if start is None and not live:
             start = recording_start(container, source)
         if start is not None and start.tzinfo is None:
             raise VideoError("--start needs a UTC offset, e.g. 2026-11-20T08:00:00+02:00")
-        travelled = 0.0
-        last: TrackFix | None = None
-        stem = Path(source).stem if not live else "live"
+    except BaseException:
+        container.close()
+        raise
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return _pick(
+        container,
+        source,
+        track,
+        out_dir,
+        live=live,
+        start=start or dt.datetime.now(dt.UTC),
+        every_m=every_m,
+        max_frames=max_frames,
+        max_gap_s=max_gap_s,
+        jpeg_quality=jpeg_quality,
+        counts=counts if counts is not None else FrameSampling(),
+    )
+
+
+def _pick(
+    container: av.container.InputContainer,
+    source: str,
+    track: Track,
+    out_dir: Path,
+    *,
+    live: bool,
+    start: dt.datetime,
+    every_m: float,
+    max_frames: int | None,
+    max_gap_s: float,
+    jpeg_quality: int,
+    counts: FrameSampling,
+) -> Generator[PickedFrame, None, None]:
+    travelled = 0.0
+    last: TrackFix | None = None
+    stem = Path(source).stem if not live else "live"
+    with container:
         try:
-            for when, frame in _frames(container, live, start or dt.datetime.now(dt.UTC)):
-                result.decoded += 1
+            for when, frame in _frames(container, live, start):
+                counts.decoded += 1
                 fix = track.locate(when, max_gap_s=max_gap_s)
                 if not isinstance(fix, TrackFix):
-                    result.outside_track += 1
+                    counts.outside_track += 1
                     continue
                 step = (
                     0.0
@@ -149,18 +227,18 @@ def sample_frames(
                     continue
                 travelled += step
                 last = fix
-                result.frames.append(
-                    _write(
-                        frame, fix, when, travelled, out_dir, stem, len(result.frames), jpeg_quality
-                    )
+                picked = _write(
+                    frame, fix, when, travelled, out_dir, stem, counts.picked, jpeg_quality
                 )
-                if max_frames is not None and len(result.frames) >= max_frames:
-                    break
+                counts.picked += 1
+                yield picked
+                if max_frames is not None and counts.picked >= max_frames:
+                    return
         except av.error.FFmpegError as exc:
             raise VideoError(
-                f"{source}: decoding failed after {result.decoded} frames ({exc})"
+                f"{source}: decoding failed after {counts.decoded} frames, "
+                f"{counts.picked} of them picked ({exc})"
             ) from exc
-    return result
 
 
 def _write(

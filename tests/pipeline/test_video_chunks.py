@@ -1,0 +1,253 @@
+"""``ingest-video`` stores frames in chunks while decoding goes on, and keeps what it picked
+before a decoding error or Ctrl-C."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import itertools
+import json
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+import pipeline.cli_ingest as cli_ingest
+import pipeline.video as video_module
+from pipeline.cli import app
+from pipeline.cli_ingest import _store_frames_in_chunks
+from pipeline.tracks import read_track
+from pipeline.video import PickedFrame, sample_frames
+from tests.pipeline.test_video import T0, make_video, straight_track
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("WASTEMAP_DATABASE_URL", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return url
+
+
+def stored(url: str) -> list[tuple[str, dt.datetime, float, float]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT file_name, captured_at, latitude, longitude FROM images "
+                    "ORDER BY captured_at"
+                )
+            ).all()
+            # SQLite hands back the stored time as text (naive, UTC).
+            return [(r[0], dt.datetime.fromisoformat(str(r[1])), r[2], r[3]) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def batch_sizes(url: str) -> list[int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT b.id, count(i.id) FROM batches b JOIN batch_items i "
+                    "ON i.batch_id = b.id GROUP BY b.id ORDER BY min(i.path)"
+                )
+            ).all()
+            return [int(r[1]) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def ingest_video(video: Path, gpx: Path, *extra: str) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app,
+        ["ingest-video", str(video), "--track", str(gpx), "--no-detect", "--json", *extra],
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def failing_frames(after: int, error: BaseException) -> object:
+    """``pipeline.video._frames`` that decodes ``after`` real frames, then raises ``error``."""
+    real = video_module._frames
+
+    def frames(*args: object) -> Iterator[tuple[dt.datetime, av.VideoFrame]]:
+        yield from itertools.islice(real(*args), after)  # type: ignore[arg-type]
+        raise error
+
+    return frames
+
+
+def test_file_video_stores_the_same_frames_as_sampling_it_whole(
+    tmp_path: Path, db_url: str
+) -> None:
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    whole = sample_frames(video, read_track(gpx), tmp_path / "whole", every_m=5.0)
+    assert len(whole.frames) == 24
+
+    code, out, err = ingest_video(video, gpx, "--frames-dir", str(tmp_path / "frames"))
+
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["ingested"] == 24 and summary["survey"] == "drive"
+    assert summary["quarantined"] == {} and summary["duplicates"] == 0
+    rows = stored(db_url)
+    assert [r[0] for r in rows] == [f.path.name for f in whole.frames]
+    for (_, captured_at, lat, lon), frame in zip(rows, whole.frames, strict=True):
+        assert captured_at.replace(tzinfo=dt.UTC) == frame.captured_at.replace(microsecond=0)
+        assert lat == pytest.approx(frame.latitude, abs=1e-6)
+        assert lon == pytest.approx(frame.longitude, abs=1e-6)
+    # The default --chunk-size (16): two chunks, each stored as its own batch.
+    assert batch_sizes(db_url) == [16, 8]
+    # Run again: nothing stored twice.
+    code, out, _ = ingest_video(video, gpx, "--frames-dir", str(tmp_path / "frames"))
+    assert code == 0 and json.loads(out)["duplicates"] == 24 and len(stored(db_url)) == 24
+
+
+def test_frames_are_stored_while_decoding_goes_on(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    frames_dir = tmp_path / "frames"
+    calls: list[tuple[int, int]] = []
+    real_ingest_files = cli_ingest.ingest_files
+
+    def spy(files: list[Path], **kwargs: object) -> object:
+        # How many frames were in the chunk, and how many were written when it was stored.
+        calls.append((len(files), len(list(frames_dir.glob("*.jpg")))))
+        return real_ingest_files(files, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli_ingest, "ingest_files", spy)
+
+    code, out, err = ingest_video(video, gpx, "--frames-dir", str(frames_dir), "--chunk-size", "5")
+
+    assert code == 0, err
+    assert json.loads(out)["ingested"] == 24
+    assert calls == [(5, 5), (5, 10), (5, 15), (5, 20), (4, 24)]
+    assert batch_sizes(db_url) == [5, 5, 5, 5, 4]
+    assert len(stored(db_url)) == 24
+
+
+def test_decoding_error_part_way_stores_the_frames_before_it(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    error = av.error.InvalidDataError(errno.EINVAL, "Invalid data found when processing input")
+    # 50 frames at 10 fps = 5 s at 10 m/s = 0..49 m: frames at 0, 5, ..., 45 m.
+    monkeypatch.setattr(video_module, "_frames", failing_frames(50, error))
+
+    code, out, err = ingest_video(
+        video, gpx, "--frames-dir", str(tmp_path / "frames"), "--chunk-size", "4"
+    )
+
+    assert code == 2
+    assert json.loads(out)["ingested"] == 10
+    assert len(stored(db_url)) == 10
+    message = " ".join(err.split())
+    assert f"error: {video}: decoding failed after 50 frames, 10 of them picked" in message
+    assert "Invalid data found" in message
+    assert "the 10 frames picked before it were stored" in message
+
+
+def test_ctrl_c_stores_the_frames_picked_before_it(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    monkeypatch.setattr(video_module, "_frames", failing_frames(30, KeyboardInterrupt()))
+
+    code, out, err = ingest_video(video, gpx, "--frames-dir", str(tmp_path / "frames"))
+
+    assert code == 130
+    assert json.loads(out)["ingested"] == 6
+    assert len(stored(db_url)) == 6
+    message = " ".join(err.split())
+    assert f"{video}: reading stopped by Ctrl-C" in message
+    assert "the 6 frames picked before it were stored" in message
+
+
+def test_truncated_file_stores_the_frames_it_still_holds(tmp_path: Path, db_url: str) -> None:
+    """FFmpeg reads a cut-off file up to the cut without an error: what is there is stored."""
+    path = tmp_path / "cut.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        container.metadata["creation_time"] = T0.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.time_base = Fraction(1, 10)
+        for i in range(120):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((240, 320, 3), (i * 7) % 255, dtype=np.uint8), format="rgb24"
+            )
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    gpx = straight_track(tmp_path / "drive.gpx")
+
+    code, out, err = ingest_video(path, gpx, "--frames-dir", str(tmp_path / "frames"))
+
+    assert code == 0, err
+    ingested = json.loads(out)["ingested"]
+    assert 0 < ingested < 24
+    assert len(stored(db_url)) == ingested
+
+
+def test_an_endless_stream_is_stored_chunk_by_chunk(tmp_path: Path) -> None:
+    """A live stream never ends: each chunk is stored as soon as it is full."""
+    stores: list[list[Path]] = []
+    decoded = 0
+
+    def endless() -> Iterator[PickedFrame]:
+        nonlocal decoded
+        for i in itertools.count():
+            decoded += 1
+            if len(stores) == 3:  # the user stops it after three stored chunks
+                raise KeyboardInterrupt
+            yield PickedFrame(tmp_path / f"live_{i:06d}.jpg", T0, 60.17, 24.94, None, 5.0 * i)
+
+    stop, code = _store_frames_in_chunks(
+        endless(), stores.append, chunk_size=4, source="rtsp://cam/1"
+    )
+
+    assert code == 130 and stop == "rtsp://cam/1: reading stopped by Ctrl-C"
+    assert [len(chunk) for chunk in stores] == [4, 4, 4]
+    assert stores[2][-1].name == "live_000011.jpg" and decoded == 13
+
+
+def test_queue_sends_each_chunk_as_it_is_picked(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = make_video(tmp_path / "drive.mp4", seconds=4)
+    gpx = straight_track(tmp_path / "drive.gpx")
+    sent: list[tuple[str, int]] = []
+    monkeypatch.setenv("WASTEMAP_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(cli_ingest, "queue_client", lambda url: object())
+    monkeypatch.setattr(
+        cli_ingest, "send_chunk", lambda client, batch, chunk: sent.append((batch, chunk))
+    )
+
+    result = runner.invoke(
+        app,
+        ["ingest-video", str(video), "--track", str(gpx), "--queue", "--chunk-size", "3"],
+    )
+
+    assert result.exit_code == 0, result.output
+    # 4 s at 10 m/s, a frame every 5 m: 8 frames, in batches of 3, 3 and 2, one id each.
+    assert result.stdout.split() == [batch for batch, _ in sent]
+    assert len(sent) == 3 and {chunk for _, chunk in sent} == {0}
+    assert batch_sizes(db_url) == [3, 3, 2]
+    assert stored(db_url) == []  # the workers store them
