@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -182,27 +184,80 @@ def list_recent(*, db_session: Session, limit: int = 50) -> list[dict[str, Any]]
     return [dict(row._mapping) for row in db_session.execute(stmt)]
 
 
-def stale_chunks(*, db_session: Session, older_than: Any) -> list[tuple[str, int]]:
-    """(batch id, chunk) pairs with pending items that nobody has touched since ``older_than``:
-    their task was lost (a broker restart without persistence, a killed worker)."""
+class StaleChunk(NamedTuple):
+    """A chunk with pending items that nobody has touched for a while."""
+
+    batch_id: str
+    chunk: int
+    touched_at: dt.datetime  #: last send, claim or heartbeat of its pending items
+    batch_created_at: dt.datetime  #: when the batch (and its chunks) was first sent
+
+
+def stale_chunks(*, db_session: Session, older_than: Any) -> list[StaleChunk]:
+    """Chunks with pending items that nobody has touched since ``older_than``: not running (a
+    running chunk touches its items every heartbeat), so waiting in the queue or lost (a broker
+    restart without persistence, a killed worker)."""
+    touched = sa.func.max(BatchItem.updated_at)
     stmt = (
-        sa.select(BatchItem.batch_id, BatchItem.chunk)
+        sa.select(BatchItem.batch_id, BatchItem.chunk, touched, Batch.created_at)
+        .join(Batch, Batch.id == BatchItem.batch_id)
         .where(BatchItem.state == "pending")
-        .group_by(BatchItem.batch_id, BatchItem.chunk)
-        .having(sa.func.max(BatchItem.updated_at) < older_than)
+        .group_by(BatchItem.batch_id, BatchItem.chunk, Batch.created_at)
+        .having(touched < older_than)
         .order_by(BatchItem.batch_id, BatchItem.chunk)
     )
-    return [(b, int(c)) for b, c in db_session.execute(stmt)]
+    return [StaleChunk(b, int(c), t, created) for b, c, t, created in db_session.execute(stmt)]
 
 
 def touch_chunk(*, db_session: Session, batch_id: str, chunk: int) -> None:
-    """Mark a chunk's pending items as just (re)queued, so they are not seen as stale."""
+    """Mark a chunk's pending items as just (re)queued or still running (a heartbeat), so they
+    are not seen as stale."""
     db_session.execute(
         sa.update(BatchItem)
         .where(
             BatchItem.batch_id == batch_id, BatchItem.chunk == chunk, BatchItem.state == "pending"
         )
         .values(updated_at=utcnow())
+    )
+
+
+def _lock_keys(batch_id: str, chunk: int) -> tuple[int, int]:
+    """The two int4 keys of a chunk's advisory lock: a signed CRC-32 of the batch id, the chunk.
+    Two batches whose ids share a CRC-32 only make one chunk wait for the other's run to end."""
+    key = zlib.crc32(batch_id.encode())
+    return (key - 2**32 if key >= 2**31 else key), int(chunk)
+
+
+def try_lock_chunk(*, connection: sa.Connection, batch_id: str, chunk: int) -> bool:
+    """Take the lock that says "this chunk is running here", or False when a run elsewhere holds
+    it. On PostgreSQL a session advisory lock: held until :func:`unlock_chunk` or until
+    ``connection`` closes, so a killed worker's lock goes with its connection. Always True on
+    SQLite (the embedded mode runs its chunks one at a time in one process)."""
+    if connection.dialect.name != "postgresql":
+        return True
+    key, number = _lock_keys(batch_id, chunk)
+    return bool(
+        connection.scalar(
+            sa.select(
+                sa.func.pg_try_advisory_lock(
+                    sa.cast(sa.literal(key), sa.Integer), sa.cast(sa.literal(number), sa.Integer)
+                )
+            )
+        )
+    )
+
+
+def unlock_chunk(*, connection: sa.Connection, batch_id: str, chunk: int) -> None:
+    """Release the lock taken by :func:`try_lock_chunk` on the same ``connection``."""
+    if connection.dialect.name != "postgresql":
+        return
+    key, number = _lock_keys(batch_id, chunk)
+    connection.execute(
+        sa.select(
+            sa.func.pg_advisory_unlock(
+                sa.cast(sa.literal(key), sa.Integer), sa.cast(sa.literal(number), sa.Integer)
+            )
+        )
     )
 
 

@@ -7,16 +7,23 @@ in one transaction. Everything it writes is idempotent (images on sha256, detect
 (image, model version)), so a chunk that is run twice, or by two workers at once after a crash,
 stores everything exactly once. :func:`run_in_process` runs every chunk here; workers run the same
 :func:`process_chunk` from a Celery task.
+
+A run holds the chunk's lock (a PostgreSQL advisory lock, gone with its connection), so a second
+delivery of a chunk that is running elsewhere returns at once without counting an attempt; and a
+worker's run touches the chunk's pending items every heartbeat, so that :func:`requeue_stale`
+(beat) re-sends only chunks that are neither running nor possibly still waiting in the queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +59,7 @@ class ChunkOutcome:
     problems: list[Rejected] = field(default_factory=list)
     image_ids: list[int] = field(default_factory=list)
     already_done: bool = False
+    already_running: bool = False  #: a run elsewhere holds the chunk: nothing done, no attempt
     batch_finished: bool = False
 
 
@@ -142,15 +150,48 @@ def process_chunk(
     detect_batch_size: int = 4,
     track: Track | None = None,
     max_attempts: int | None = None,
+    heartbeat_s: float | None = None,
 ) -> ChunkOutcome:
     """Take chunk ``chunk`` of batch ``batch_id`` from pending to final (see the module doc).
 
     ``detector`` may be None only for batches submitted with ``detect=False``. ``track`` overrides
     the batch's track file (the in-process runner passes the one it has already read). A chunk
     started more than ``max_attempts`` times (its runs keep crashing or being killed) ends as
-    failed, in the quarantine, instead of being tried forever.
+    failed, in the quarantine, instead of being tried forever. A chunk running elsewhere (its
+    lock is held) is left to that run: ``already_running``, and no attempt is counted. With
+    ``heartbeat_s`` the chunk's pending items are touched that often while it reads, examines and
+    detects, so that beat does not take it for lost (``WASTEMAP_HEARTBEAT_S`` in workers).
     """
     result = ChunkOutcome(batch_id=batch_id, chunk=chunk)
+    with _chunk_lock(engine, batch_id, chunk) as mine:
+        if not mine:
+            result.already_running = True
+            return result
+        return _process_claimed(
+            engine,
+            result,
+            options=options,
+            detector=detector,
+            detect_batch_size=detect_batch_size,
+            track=track,
+            max_attempts=max_attempts,
+            heartbeat_s=heartbeat_s,
+        )
+
+
+def _process_claimed(
+    engine: Engine,
+    result: ChunkOutcome,
+    *,
+    options: IngestOptions,
+    detector: DetectorLike | None,
+    detect_batch_size: int,
+    track: Track | None,
+    max_attempts: int | None,
+    heartbeat_s: float | None,
+) -> ChunkOutcome:
+    """:func:`process_chunk` once this process holds the chunk's lock."""
+    batch_id, chunk = result.batch_id, result.chunk
     claim = _claim(engine, batch_id, chunk, result)
     if claim is None:
         return result
@@ -167,18 +208,22 @@ def process_chunk(
     if claim.detect and detector is None:
         raise ValueError(f"batch {batch_id} asks for detection but no detector was given")
     jobs = claim.jobs
-    payloads = _read_all(jobs)
-    with transaction(engine) as session:
-        stored = image_queries.existing_sha256(
-            db_session=session, sha256s=[j.sha256 for j in jobs if j.sha256]
-        )
-        mv_id = model_version_id(db_session=session, detector=detector) if claim.detect else None
-        detected = _already_detected(session, stored, mv_id)
-    _examine_all(jobs, payloads, stored, options, track or _track(claim.track_path))
-    if claim.detect:
-        assert detector is not None
-        _detect_all(jobs, stored, detected, detector, detect_batch_size)
-    destinations = _inbox_destinations(jobs, claim.source) if claim.kind == "inbox" else {}
+    # The heartbeat stops before the storing transaction, which updates the same rows.
+    with _heartbeat(engine, batch_id, chunk, every_s=heartbeat_s):
+        payloads = _read_all(jobs)
+        with transaction(engine) as session:
+            stored = image_queries.existing_sha256(
+                db_session=session, sha256s=[j.sha256 for j in jobs if j.sha256]
+            )
+            mv_id = (
+                model_version_id(db_session=session, detector=detector) if claim.detect else None
+            )
+            detected = _already_detected(session, stored, mv_id)
+        _examine_all(jobs, payloads, stored, options, track or _track(claim.track_path))
+        if claim.detect:
+            assert detector is not None
+            _detect_all(jobs, stored, detected, detector, detect_batch_size)
+        destinations = _inbox_destinations(jobs, claim.source) if claim.kind == "inbox" else {}
     with transaction(engine) as session:
         _store(session, jobs, claim.survey_id, mv_id, destinations, result)
         result.batch_finished = batch_queries.finish_if_complete(
@@ -189,6 +234,60 @@ def process_chunk(
     if result.stored or result.detections:
         _update_sites(engine, result)
     return result
+
+
+@contextlib.contextmanager
+def _chunk_lock(engine: Engine, batch_id: str, chunk: int) -> Iterator[bool]:
+    """Hold the chunk's lock for the block (see :func:`db.batches.try_lock_chunk`); yields False,
+    holding nothing, when a run elsewhere holds it."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    connection = engine.connect()
+    mine = False
+    try:
+        mine = batch_queries.try_lock_chunk(connection=connection, batch_id=batch_id, chunk=chunk)
+        connection.commit()  # the lock is the session's; no transaction is left open
+        yield mine
+    finally:
+        try:
+            if mine:
+                batch_queries.unlock_chunk(connection=connection, batch_id=batch_id, chunk=chunk)
+                connection.commit()
+        except Exception:  # the connection is gone (database restart): so is its lock
+            log.warning("releasing the lock of chunk %s/%s failed", batch_id, chunk, exc_info=True)
+            connection.invalidate()
+        finally:
+            connection.close()
+
+
+@contextlib.contextmanager
+def _heartbeat(
+    engine: Engine, batch_id: str, chunk: int, *, every_s: float | None
+) -> Iterator[None]:
+    """Touch the chunk's pending items every ``every_s`` seconds (a thread) during the block:
+    proof for :func:`requeue_stale` that the chunk is running. A touch that fails is logged and
+    tried again at the next beat; None: no heartbeat."""
+    if not every_s:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                with transaction(engine) as session:
+                    batch_queries.touch_chunk(db_session=session, batch_id=batch_id, chunk=chunk)
+            except Exception:  # a database blip must not fail the chunk
+                log.warning("heartbeat of chunk %s/%s failed", batch_id, chunk, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{batch_id}-{chunk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _update_sites(engine: Engine, result: ChunkOutcome) -> None:
@@ -540,16 +639,37 @@ def ingest_files(
 
 
 def requeue_stale(
-    engine: Engine, *, older_than_s: float, send: Callable[[str, int], None]
+    engine: Engine,
+    *,
+    older_than_s: float,
+    send: Callable[[str, int], None],
+    queue_length: Callable[[], int | None] | None = None,
 ) -> list[tuple[str, int]]:
-    """Send again every chunk whose pending items nobody touched for ``older_than_s`` seconds
-    (its task was lost with a broker restart or a killed worker). Safe to call any time:
-    processing a chunk twice stores nothing twice."""
-    cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
+    """Send again the chunks whose task was lost (a broker restart without persistence, a worker
+    killed with its task); returns them. Safe to call any time: processing a chunk twice stores
+    nothing twice, and a copy delivered while it runs is dropped (:func:`process_chunk`).
+
+    A chunk is re-sent only when none of its pending items was touched (sent, claimed, or a
+    heartbeat of its run) for ``older_than_s`` seconds, and it cannot still be waiting in the
+    queue: ``queue_length()`` (messages waiting in the broker's queue) is 0, so every such chunk
+    was lost; or, while the queue holds messages or cannot be asked (None), the chunk has waited
+    untouched at least half its batch's age, so a chunk in a long healthy backlog is sent again
+    at ages ``older_than_s``, 2x, 4x, ... (a handful of copies, each a no-op once it has run),
+    not every ``older_than_s``.
+    """
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=older_than_s)
     with transaction(engine) as session:
         stale = batch_queries.stale_chunks(db_session=session, older_than=cutoff)
-        for batch_id, chunk in stale:
+    if not stale:
+        return []
+    waiting = queue_length() if queue_length is not None else None
+    if waiting != 0:
+        stale = [s for s in stale if now - s.touched_at >= (now - s.batch_created_at) / 2]
+    chosen = [(s.batch_id, s.chunk) for s in stale]
+    with transaction(engine) as session:
+        for batch_id, chunk in chosen:
             batch_queries.touch_chunk(db_session=session, batch_id=batch_id, chunk=chunk)
-    for batch_id, chunk in stale:
+    for batch_id, chunk in chosen:
         send(batch_id, chunk)
-    return stale
+    return chosen

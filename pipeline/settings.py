@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.ground import DASH_CAMERA, CameraModel
@@ -38,9 +38,18 @@ class Settings(BaseSettings):
         "another worker.",
     )
     requeue_after_s: float = Field(
-        default=300.0,
+        default=900.0,
         gt=0,
-        description="Chunks left pending and untouched this long are sent again by beat.",
+        description="Chunks left pending and untouched this long (no heartbeat: not running) are "
+        "sent again by beat, unless they may still be waiting in the queue. At least twice "
+        "heartbeat_s; the default also exceeds the task soft time limit, so even a run whose "
+        "heartbeats fail is not taken for lost while it may still be going.",
+    )
+    heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often a worker running a chunk touches its pending items, to show beat "
+        "that the chunk is alive.",
     )
     task_soft_time_limit_s: int = Field(default=600, gt=0)
     task_max_retries: int = Field(default=5, ge=0)
@@ -145,6 +154,17 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON object category -> recyclable, e.g. {"glass": false}.',
     )
+
+    @model_validator(mode="after")
+    def _requeue_after_heartbeats(self) -> Settings:
+        if self.requeue_after_s < 2 * self.heartbeat_s:
+            raise ValueError(
+                f"WASTEMAP_REQUEUE_AFTER_S ({self.requeue_after_s:g} s) must be at least twice "
+                f"WASTEMAP_HEARTBEAT_S ({self.heartbeat_s:g} s): a running chunk touches its items "
+                "every heartbeat, and one late heartbeat must not make beat send it again; raise "
+                "WASTEMAP_REQUEUE_AFTER_S or lower WASTEMAP_HEARTBEAT_S"
+            )
+        return self
 
     def site_params(self, **overrides: Any) -> SiteParams:
         """Site clustering parameters: the defaults with ``site_min_score``, then ``overrides``."""

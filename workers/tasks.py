@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import ChannelError
 
 from pipeline import batches
 from pipeline.detection import DetectorLike, load_detector
@@ -111,6 +112,7 @@ def process_chunk(self: Any, batch_id: str, chunk: int) -> dict[str, Any]:
             detector=_detector() if with_detector else None,
             detect_batch_size=cfg.detect_batch_size,
             max_attempts=cfg.task_max_retries + 1,
+            heartbeat_s=cfg.heartbeat_s,
         )
     except (Exception, SoftTimeLimitExceeded) as exc:
         retries = self.request.retries
@@ -140,6 +142,7 @@ def process_chunk(self: Any, batch_id: str, chunk: int) -> dict[str, Any]:
         "detections": outcome.detections,
         "quarantined": outcome.quarantined,
         "already_done": outcome.already_done,
+        "already_running": outcome.already_running,
     }
 
 
@@ -162,11 +165,29 @@ def send_chunk(batch_id: str, chunk: int) -> None:
     process_chunk.apply_async(args=[batch_id, chunk], queue=QUEUE)
 
 
+def queue_length(*, celery: Any = None) -> int | None:
+    """Messages waiting in the broker's chunk queue (of ``celery``, default this app): 0 when the
+    broker has no such queue (it restarted without persistence and no worker has declared it
+    again), None when it cannot be asked (logged)."""
+    celery = celery or app
+    try:
+        with celery.connection_for_read() as connection, connection.channel() as channel:
+            return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+    except ChannelError:
+        return 0
+    except Exception:  # the broker is down or cannot count: requeue_stale then backs off
+        log.warning("cannot ask the broker how many tasks are queued", exc_info=True)
+        return None
+
+
 @app.task(name=REQUEUE_STALE, acks_late=True, soft_time_limit=120)
 def requeue_stale_chunks() -> list[list[Any]]:
     """Beat: send again the chunks whose task was lost (:func:`pipeline.batches.requeue_stale`)."""
     stale = batches.requeue_stale(
-        _engine(), older_than_s=_settings().requeue_after_s, send=send_chunk
+        _engine(),
+        older_than_s=_settings().requeue_after_s,
+        send=send_chunk,
+        queue_length=queue_length,
     )
     if stale:
         log.warning("re-sent %d lost chunks: %s", len(stale), stale)

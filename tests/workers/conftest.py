@@ -72,6 +72,7 @@ def worker_env(
         WASTEMAP_DATABASE_URL=pg_url,
         WASTEMAP_BROKER_URL=private_redis.url,
         WASTEMAP_REQUEUE_AFTER_S="6",
+        WASTEMAP_HEARTBEAT_S="1",
         WASTEMAP_NUM_THREADS="1",
         WASTEMAP_DETECT_BATCH_SIZE="2",
         PYTHONUNBUFFERED="1",
