@@ -79,9 +79,10 @@ def render_card(
     }
     per_class = [(n, _fmt(metrics["per_class"].get(n))) for n in data["class_names"]]
     per_category = [(n, _fmt(v)) for n, v in metrics["per_category"].items()]
+    shipped = data["metrics"].get("epoch")
     epochs = [
         (
-            str(h["epoch"]),
+            f"{h['epoch']} (shipped)" if h["epoch"] == shipped else str(h["epoch"]),
             f"loss {h['loss']:.3f}, mAP@.5 {h.get('map50', float('nan')):.3f}, "
             f"mAP {h.get('map', float('nan')):.3f}, {h.get('train_s', 0) / 60:.0f} min",
         )
@@ -101,6 +102,12 @@ def render_card(
         if also
         else ""
     )
+    if history and shipped == history[-1]["epoch"]:
+        epoch_text = (
+            f"{shipped} of {len(history)}, the last (the schedule's end, not picked on `valid`)"
+        )
+    else:
+        epoch_text = f"{shipped} (the best mAP@.5 on `valid`, the set it is also measured on)"
     extra_limits = "".join(f"- {text}\n" for text in limitations or [])
     absent = [n for n in data["class_names"] if metrics["per_class"].get(n) is None]
     unmeasured = (
@@ -121,7 +128,7 @@ backbone, trained on real photos of litter. The default model of every `wastemap
 | sha256 | `{file_sha256(file)}` |
 | classes | {", ".join(data["class_names"])} |
 | mAP@.5 on `valid` | **{metrics["map50"]:.3f}** (mAP@[.5:.95] {metrics["map"]:.3f}) |
-| epoch shipped | {data["metrics"].get("epoch")} (the best mAP@.5 on `valid`) |
+| epoch shipped | {epoch_text} |
 
 ## Data
 
@@ -194,7 +201,11 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="file stem, e.g. wastemap-frcnn-...-DATE")
     parser.add_argument("--eval-data", type=Path, required=True)
     parser.add_argument("--format", default="yolo")
-    parser.add_argument("--checkpoint", default="best.pt", help="file in RUN to ship")
+    parser.add_argument(
+        "--checkpoint",
+        default="best.pt",
+        help="file in RUN to ship: best.pt (best mAP@.5 on the validation data) or last.pt",
+    )
     parser.add_argument("--command", action="append", default=[], help="training command(s)")
     parser.add_argument("--notes", default="", help="extra paragraph for the training section")
     parser.add_argument(
@@ -241,7 +252,7 @@ def main() -> None:
         file=target,
         metrics=metrics,
         eval_command=eval_command,
-        history=[h for h in history if h["epoch"] <= data["metrics"].get("epoch", 10**9)],
+        history=history,
         commands=commands,
         notes=args.notes,
         also_measured=also_measured,

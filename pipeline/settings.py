@@ -140,8 +140,8 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Detections scored lower are not made into litter sites (nor routed to); "
-        "0.2 suits the shipped model (on the demo's frames half its detections at 0.2 or more "
-        "are litter, and very few score higher).",
+        "0.2 suits the shipped model (on the demo's frames 74 % of its detections scoring 0.2 "
+        "or more are litter and they find 67 % of it; at 0.3 they find 38 %).",
     )
 
     dashboard_login_hours: float = Field(

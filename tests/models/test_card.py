@@ -49,6 +49,8 @@ def test_card_exports_scores_and_lists_extra_evaluations(tiny_run, tmp_path):
     assert f"| the drawn scenes again | `{tiny_run.data}` | 8 |" in card
     assert "- Knows only red squares and blue discs." in card
     assert "wastemap train --data DS --out RUN" in card
+    # without validation data every epoch is the best: the last one ships, and the card says so
+    assert "| epoch shipped | 50 of 50, the last (the schedule's end, not picked on" in card
 
 
 def test_card_refuses_an_extra_set_without_a_label(tiny_run, tmp_path):
