@@ -131,21 +131,9 @@ def apply_reviews(
         site_queries.lock_for_update(db_session=session)
         affected = site_queries.sites_of(db_session=session, detection_ids=ids)
         site_queries.remove_rejected_sightings(db_session=session, detection_ids=ids)
-        remaining = object_positions(
-            site_queries.sightings(db_session=session, site_ids=affected), camera=camera
-        )
-        gone = affected - {int(s) for s in remaining["site"]}
+        kept = _resummarise(session, affected, params, camera, utcnow())
+        gone = affected - kept
         removed = site_queries.delete(db_session=session, site_ids=gone)
-        if not remaining.empty:
-            now = utcnow()
-            summary = summarise_sites(remaining, params=params)
-            site_queries.update(
-                db_session=session,
-                rows=[
-                    {"id": int(row["site"]), **_site_row(row, now, created=False)}
-                    for row in summary.to_dict("records")
-                ],
-            )
         # a site whose last sighting was rejected may now count as cleared (or not)
         _clear(session, _NOWHERE, affected - gone, params, {})
         report = _update(session, [], params, camera)
@@ -229,20 +217,35 @@ def _assign(
     )
     grown = {int(label) for label in labels[joins]}
     if grown:
-        everything = object_positions(
-            site_queries.sightings(db_session=session, site_ids=grown), camera=camera
-        )
-        summary = summarise_sites(everything, params=params)
-        site_queries.update(
-            db_session=session,
-            rows=[
-                {"id": int(row["site"]), **_site_row(row, now, created=False)}
-                for row in summary.to_dict("records")
-            ],
-        )
+        _resummarise(session, grown, params, camera, now)
     report.new_sites += len(ids)
     report.grown_sites += len(grown - set(ids))
     return grown | set(ids)
+
+
+def _resummarise(
+    session: Session,
+    site_ids: set[int],
+    params: SiteParams,
+    camera: CameraModel,
+    now: dt.datetime,
+) -> set[int]:
+    """Summarise ``site_ids`` again from all their sightings (position, categories, counts,
+    litres); returns the ids that still have sightings."""
+    sightings = object_positions(
+        site_queries.sightings(db_session=session, site_ids=site_ids), camera=camera
+    )
+    if sightings.empty:
+        return set()
+    summary = summarise_sites(sightings, params=params)
+    site_queries.update(
+        db_session=session,
+        rows=[
+            {"id": int(row["site"]), **_site_row(row, now, created=False)}
+            for row in summary.to_dict("records")
+        ],
+    )
+    return {int(site) for site in summary["site"]}
 
 
 def _clear(
