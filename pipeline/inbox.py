@@ -76,7 +76,7 @@ def scan_inbox(
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} does not exist; create it or fix WASTEMAP_INBOX")
-    stable = stable_files(inbox)
+    stable = [p for p in stable_files(inbox) if not is_partial_upload(p)]
     ready = [p for p in stable if p.suffix.lower() in IMAGE_EXTENSIONS]
     with transaction(engine) as session:
         pending = batch_queries.pending_paths(
@@ -108,6 +108,19 @@ def scan_inbox(
         default_survey=default_survey,
     )
     return submitted
+
+
+#: Names uploaders give a file while it is still arriving (renamed when complete): a stalled
+#: upload is left alone, never quarantined.
+PARTIAL_UPLOAD_SUFFIXES = frozenset(
+    {".part", ".partial", ".filepart", ".crdownload", ".download", ".tmp", ".temp", ".!sync"}
+)
+
+
+def is_partial_upload(path: Path) -> bool:
+    """Whether ``path`` is named like a file still being uploaded (``x.jpg.part``, ``x.tmp``,
+    ``~x``)."""
+    return path.suffix.lower() in PARTIAL_UPLOAD_SUFFIXES or path.name.startswith("~")
 
 
 def _survey_of(path: Path, inbox: Path, default_survey: str) -> str:

@@ -85,6 +85,7 @@ def _update_button(user_can_update: bool) -> None:
     ):
         with st.spinner("Updating litter sites…"):
             report = update_sites(state.engine())
+        st.session_state.pop(PLAN_KEY, None)  # planned over the sites as they were
         st.success(
             f"{report.sightings} new sightings: {report.new_sites} new sites, "
             f"{report.grown_sites} seen again, {report.cleared} cleared, {report.reopened} "
@@ -152,7 +153,7 @@ def _plan_form(sites: pd.DataFrame, since: dt.datetime | None, survey: str | Non
         st.session_state.pop(PLAN_KEY, None)
         st.error(str(exc))
         return
-    st.session_state[PLAN_KEY] = plan
+    st.session_state[PLAN_KEY] = (plan, (since, survey))
     st.rerun()  # draw the routes on the map above
 
 
@@ -295,7 +296,7 @@ def render() -> None:
         )
         return
 
-    plan: RoutePlan | None = st.session_state.get(PLAN_KEY)
+    plan = current_plan(since, survey) if status == "active" else None
     from streamlit_folium import st_folium
 
     st_folium(
@@ -310,6 +311,17 @@ def render() -> None:
         st.caption("Routes visit open sites only: choose open sites to plan.")
         return
     _plan_form(sites, since, survey)
-    plan = st.session_state.get(PLAN_KEY)
     if plan is not None:
         show_plan(plan)
+
+
+def current_plan(since: dt.datetime | None, survey: str | None) -> RoutePlan | None:
+    """The plan made on this page for these filters; one made for others is dropped."""
+    stored = st.session_state.get(PLAN_KEY)
+    if stored is None:
+        return None
+    plan, made_for = stored
+    if made_for != (since, survey):
+        st.session_state.pop(PLAN_KEY, None)
+        return None
+    return plan

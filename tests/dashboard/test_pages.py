@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from db import users as user_queries
 from db.engine import transaction
 from db.schema import Detection
-from tests.dashboard.seed import PASSWORD
+from tests.dashboard.seed import PASSWORD, SURVEYS
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TIMEOUT_S = 120
@@ -212,6 +212,10 @@ def test_sites_and_routes_page(app_env: str) -> None:
     served, of = _metric(at, "Sites served").split(" of ")
     assert int(of) == sites and int(served) > 0
     assert _metric(at, "Routes") in ("1", "2")
+    # a plan belongs to the sites it was made for: other filters drop it
+    at.selectbox(key="routes_survey").set_value(SURVEYS[0]).run()
+    assert not at.exception, at.exception
+    assert not any(m.label == "Routes" for m in at.metric)
     # a depot that is not a position gives the error a user can act on
     at.text_input(key="routes_depot_input").set_value("Helsinki")
     next(b for b in at.button if b.label == "Plan routes").click().run()

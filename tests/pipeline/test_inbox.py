@@ -227,3 +227,18 @@ def test_a_video_and_its_track_arriving_together_get_one_command(
         f"wastemap ingest-video {quarantine / 'run.mp4'} --track {quarantine / 'run.gpx'} "
         "--survey bus-4"
     ) in message
+
+
+def test_a_stalled_upload_under_a_temporary_name_is_left_alone(
+    db_engine: sa.Engine, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("p1.jpg.part", "p2.jpg.filepart", "p3.jpg.crdownload", "~p4.jpg"):
+        (inbox / name).write_bytes(b"\xff\xd8\xff" + b"\0" * 100)  # half a JPEG, not growing
+    for _ in range(3):
+        assert scan_inbox(db_engine, inbox, detect=False) == []
+    assert len([p for p in inbox.iterdir() if not p.name.startswith(".")]) == 4
+    assert not (tmp_path / "quarantine").exists()
+    with transaction(db_engine) as session:
+        assert session.scalar(sa.select(sa.func.count(Quarantine.id))) == 0
