@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import weakref
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +179,7 @@ def iter_frames(
         container.close()
         raise
     out_dir.mkdir(parents=True, exist_ok=True)
-    return _pick(
+    frames = _pick(
         container,
         source,
         track,
@@ -191,6 +192,10 @@ def iter_frames(
         jpeg_quality=jpeg_quality,
         counts=counts if counts is not None else FrameSampling(),
     )
+    # closing a generator that never started skips its body (and the ``with container``):
+    # close the video (a file handle or a stream connection) when the generator goes away
+    weakref.finalize(frames, container.close)
+    return frames
 
 
 def _pick(
