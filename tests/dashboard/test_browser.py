@@ -31,6 +31,8 @@ def login(page: Any, base: str, username: str, password: str = PASSWORD) -> None
 def logged_in(page: Any, base: str, username: str) -> None:
     login(page, base, username)
     page.get_by_text(f"Logged in as {username}").wait_for()
+    # the browser keeps the login once the page's script has set the cookie (a moment later)
+    page.wait_for_function("() => document.cookie.includes('wastemap_login=')")
 
 
 def map_frame(page: Any) -> Any:
