@@ -98,10 +98,7 @@ def run_batch(
     as_json: bool,
 ) -> None:
     """Submit ``files`` as one batch and run it here, or queue it for the workers."""
-    if queue and not cfg.broker_url:
-        raise fail(
-            "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
-        )
+    _check_broker(cfg, queue)
     engine = database(cfg)
     try:
         if queue:
@@ -118,11 +115,7 @@ def run_batch(
                 wait=wait,
             )
             return
-        detector = (
-            load_detector(model or cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
-            if detect
-            else None
-        )
+        detector = _detector(cfg, model) if detect else None
         report = IngestReport(survey=survey, skipped=[str(p) for p in skipped])
         with Progress(
             TextColumn("[bold]ingesting"),
@@ -197,10 +190,7 @@ def ingest_video(
     its last fix cannot be placed and are counted as outside the track.
     """
     cfg = settings()
-    if queue and not cfg.broker_url:
-        raise fail(
-            "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
-        )
+    _check_broker(cfg, queue)
     gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone))
     when = _parse_start(start) if start else None
     name = (
@@ -278,11 +268,7 @@ class _VideoChunkStore:
         self.cfg, self.engine, self.survey, self.source = cfg, engine, survey, source
         self.queue, self.wait, self.detect = queue, wait, detect
         self.chunk_size, self.as_json = chunk_size, as_json
-        self.detector = (
-            load_detector(model or cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
-            if detect and not queue
-            else None
-        )
+        self.detector = _detector(cfg, model) if detect and not queue else None
         self.report = IngestReport(survey=self.survey)
 
     def __call__(self, files: list[Path]) -> None:
@@ -346,6 +332,18 @@ def _store_frames_in_chunks(
     if pending:
         store(pending)
     return stop, code
+
+
+def _check_broker(cfg: Settings, queue: bool) -> None:
+    if queue and not cfg.broker_url:
+        raise fail(
+            "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
+        )
+
+
+def _detector(cfg: Settings, model: Path | None) -> Any:
+    """The detector ``--model`` names, else the configured one (WASTEMAP_MODEL_PATH)."""
+    return load_detector(model or cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
 
 
 def _parse_start(text: str) -> dt.datetime:
