@@ -3,6 +3,10 @@
 ``RUN_DIR/last.pt`` holds everything needed to resume (weights, optimizer, scheduler, epoch,
 history); ``RUN_DIR/best.pt`` the weights of the epoch with the best validation mAP@.5;
 ``RUN_DIR/metrics.jsonl`` one line per epoch and ``RUN_DIR/train.log`` a readable log.
+
+With ``ema_decay`` set, the weights evaluated each epoch and stored as a checkpoint's ``model``
+are an exponential moving average of the trained weights (as in YOLOv5 and timm); ``last.pt``
+also keeps the raw weights, so a resumed run goes on exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,8 @@ class TrainConfig:
     repeat_factor_threshold: float = 0.0
     max_images_per_epoch: int | None = None
     eval_score_threshold: float = 0.01
+    ema_decay: float = 0.0  # 0 = off; e.g. 0.9998 (its ramp: ema_ramp_iters)
+    ema_ramp_iters: int = 2000
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +112,36 @@ class EpochSampler(Sampler[int]):
         else:
             order = torch.randperm(len(self.weights), generator=generator)[: len(self)]
         return iter(order.tolist())
+
+
+class ModelEMA:
+    """Exponential moving average of a model's weights, updated after every optimizer step.
+
+    The decay ramps up as ``decay * (1 - exp(-updates / ramp))``, so the average follows the
+    trained weights closely at first and smooths over more and more steps later. Integer
+    buffers (counters) are copied, not averaged.
+    """
+
+    def __init__(self, model: torch.nn.Module, *, decay: float, ramp: int, updates: int = 0):
+        self.decay, self.ramp, self.updates = decay, max(1, ramp), updates
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def current_decay(self) -> float:
+        return self.decay * (1 - math.exp(-self.updates / self.ramp))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = self.current_decay()
+        for key, value in model.state_dict().items():
+            avg = self.state[key]
+            if avg.is_floating_point():
+                avg.mul_(d).add_(value.detach(), alpha=1 - d)
+            else:
+                avg.copy_(value)
+
+    def copy_to(self, model: torch.nn.Module) -> None:
+        model.load_state_dict(self.state)
 
 
 def lr_factor(iteration: int, *, total: int, warmup: int, min_ratio: float) -> float:
@@ -276,19 +313,14 @@ def _train(
             it, total=total_iters, warmup=recipe.warmup_iters, min_ratio=recipe.min_lr_ratio
         ),
     )
-    history: list[dict[str, Any]] = []
-    start_epoch, best_map50 = 0, -1.0
+    start_epoch, history, best_map50 = 0, [], -1.0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["training"]["optimizer"])
-        scheduler.load_state_dict(state["training"]["scheduler"])
+        start_epoch, history, best_map50 = _restore(state, model, optimizer, scheduler)
         # the schedule length may have grown with --epochs
         scheduler.lr_lambdas[0] = lambda it: lr_factor(
             it, total=total_iters, warmup=recipe.warmup_iters, min_ratio=recipe.min_lr_ratio
         )
-        start_epoch = state["training"]["epoch"] + 1
-        history = list(state["training"]["history"])
-        best_map50 = max((h.get("map50", -1.0) for h in history), default=-1.0)
+    ema = _start_ema(model, recipe, state, device)
 
     dataset = DetectionDataset(train_index, train_transforms(recipe.augment))
     val_dataset = DetectionDataset(val_index, eval_transforms()) if val_index is not None else None
@@ -320,35 +352,39 @@ def _train(
             num_workers=recipe.num_workers,
             persistent_workers=False,
         )
-        losses = _train_epoch(model, loader, optimizer, scheduler, recipe, device, epoch, progress)
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            **{k: round(v, 5) for k, v in losses.items()},
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_s": round(time.monotonic() - started, 1),
-        }
-        if val_dataset is not None:
-            result = evaluate_model(
-                model,
-                val_dataset,
-                model_classes=config.class_names,
-                class_map=class_map,
-                device=str(device),
-                score_threshold=recipe.eval_score_threshold,
-            )
-            record.update(map=result.map, map50=result.map50, per_class=result.per_class)
-        history.append(record)
-        payload = {
-            "config": config.to_dict(),
-            "class_names": list(config.class_names),
-            "taxonomy": taxonomy,
-            "metrics": {k: record[k] for k in ("map", "map50", "per_class") if k in record}
-            | {"epoch": epoch + 1, "val_data": str(val_index.root) if val_index else None},
-            "data": data_info,
-            "recipe": recipe.to_dict(),
-            "metadata": metadata,
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        }
+        losses = _train_epoch(
+            model, loader, optimizer, scheduler, recipe, device, epoch, progress, ema
+        )
+        # evaluate and store the averaged weights (with EMA); the raw ones go on training
+        with _averaged_weights(model, ema) as raw:
+            record: dict[str, Any] = {
+                "epoch": epoch + 1,
+                **{k: round(v, 5) for k, v in losses.items()},
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_s": round(time.monotonic() - started, 1),
+            }
+            if val_dataset is not None:
+                result = evaluate_model(
+                    model,
+                    val_dataset,
+                    model_classes=config.class_names,
+                    class_map=class_map,
+                    device=str(device),
+                    score_threshold=recipe.eval_score_threshold,
+                )
+                record.update(map=result.map, map50=result.map50, per_class=result.per_class)
+            history.append(record)
+            payload = {
+                "config": config.to_dict(),
+                "class_names": list(config.class_names),
+                "taxonomy": taxonomy,
+                "metrics": {k: record[k] for k in ("map", "map50", "per_class") if k in record}
+                | {"epoch": epoch + 1, "val_data": str(val_index.root) if val_index else None},
+                "data": data_info,
+                "recipe": recipe.to_dict(),
+                "metadata": metadata,
+                "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
         if record.get("map50", -1.0) > best_map50 or val_dataset is None:
             best_map50 = record.get("map50", -1.0)
             save_checkpoint(best_path, payload)
@@ -357,6 +393,8 @@ def _train(
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "history": history,
+            # with EMA: the raw weights and the average's step count, to resume exactly
+            **({"raw_model": raw, "ema_updates": ema.updates} if ema is not None else {}),
         }
         save_checkpoint(last_path, payload)
         with (out / "metrics.jsonl").open("a") as f:
@@ -388,6 +426,57 @@ def _start_model(
     return model
 
 
+def _restore(
+    state: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+) -> tuple[int, list[dict[str, Any]], float]:
+    """Load a run's ``last.pt`` training state; returns (next epoch, history, best mAP@.5)."""
+    training = state["training"]
+    # with EMA, "model" is the average and "raw_model" the weights the optimizer trains
+    model.load_state_dict(training.get("raw_model", state["model"]))
+    optimizer.load_state_dict(training["optimizer"])
+    scheduler.load_state_dict(training["scheduler"])
+    history = list(training["history"])
+    best = max((h.get("map50", -1.0) for h in history), default=-1.0)
+    return training["epoch"] + 1, history, best
+
+
+@contextmanager
+def _averaged_weights(
+    model: torch.nn.Module, ema: ModelEMA | None
+) -> Iterator[dict[str, torch.Tensor] | None]:
+    """Inside, ``model`` holds the EMA weights; yields the raw ones, loaded back at the end."""
+    if ema is None:
+        yield None
+        return
+    raw = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    ema.copy_to(model)
+    try:
+        yield raw
+    finally:
+        model.load_state_dict(raw)
+
+
+def _start_ema(
+    model: torch.nn.Module, recipe: TrainConfig, state: dict[str, Any] | None, device: torch.device
+) -> ModelEMA | None:
+    """The weight average of a run (``None`` without ``ema_decay``), restored when resuming."""
+    if not recipe.ema_decay:
+        return None
+    training = state["training"] if state is not None else {}
+    ema = ModelEMA(
+        model,
+        decay=recipe.ema_decay,
+        ramp=recipe.ema_ramp_iters,
+        updates=training.get("ema_updates", 0),
+    )
+    if "raw_model" in training:  # the run already averaged: its "model" is the average
+        ema.state = {k: v.to(device).clone() for k, v in state["model"].items()}
+    return ema
+
+
 def _read_init_weights(path: str | Path, class_names: tuple[str, ...]) -> dict[str, Any]:
     """A checkpoint to start a fine-tuning stage from; its classes must be the data's."""
     init = load_checkpoint(path)
@@ -410,6 +499,7 @@ def _train_epoch(
     device: torch.device,
     epoch: int,
     progress: bool,
+    ema: ModelEMA | None = None,
 ) -> dict[str, float]:
     from tqdm import tqdm
 
@@ -444,6 +534,8 @@ def _train_epoch(
             torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip_norm)
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update(model)
         steps += 1
         for k, v in loss_dict.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach())

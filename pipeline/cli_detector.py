@@ -153,6 +153,13 @@ def train(
     repeat_factor: Annotated[
         float, typer.Option(help="LVIS repeat-factor threshold for rare classes (0 = off).")
     ] = 0.0,
+    ema_decay: Annotated[
+        float,
+        typer.Option(
+            "--ema-decay",
+            help="Evaluate and ship a moving average of the weights (e.g. 0.999; 0 = off).",
+        ),
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: all).")] = None,
@@ -218,6 +225,7 @@ def train(
             device=device,
             repeat_factor_threshold=repeat_factor,
             max_images_per_epoch=max_images_per_epoch,
+            ema_decay=ema_decay,
         )
         command = "wastemap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         result = run_training(

@@ -49,10 +49,18 @@ def test_checkpoint_is_self_describing(tiny_run, tmp_path):
     assert exported.stat().st_size < tiny_run.checkpoint.stat().st_size / 2
 
 
-def _tiny_train(root, out, epochs, *, resume=False, resume_epochs=None):
+def _tiny_train(root, out, epochs, *, resume=False, resume_epochs=None, ema_decay=0.0):
     index = read_yolo(root)
     config = DetectorConfig.from_dict({"class_names": index.class_names, **tiny_config_dict()})
-    recipe = TrainConfig(epochs=epochs, batch_size=2, optimizer="adamw", lr=0.005, warmup_iters=2)
+    recipe = TrainConfig(
+        epochs=epochs,
+        batch_size=2,
+        optimizer="adamw",
+        lr=0.005,
+        warmup_iters=2,
+        ema_decay=ema_decay,
+        ema_ramp_iters=2,
+    )
     return train(
         index,
         out_dir=out,
@@ -78,6 +86,44 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path):
     assert "resuming" in (tmp_path / "killed" / "train.log").read_text()
     with pytest.raises(ValueError, match="fewer than the 2 epochs"):
         _tiny_train(root, tmp_path / "killed", 1, resume=True, resume_epochs=1)
+
+
+def test_ema_weights_are_stored_and_a_resumed_run_keeps_averaging(tmp_path):
+    scenes = draw_scenes(tmp_path / "ds" / "images", 4)
+    root = write_yolo(tmp_path / "ds", scenes)
+    straight = _tiny_train(root, tmp_path / "straight", 2, ema_decay=0.9)
+    data = load_checkpoint(straight.last)
+    assert data["training"]["ema_updates"] == 4  # 2 epochs of 2 steps
+    raw, avg = data["training"]["raw_model"], data["model"]
+    moved = [k for k in raw if raw[k].is_floating_point() and not torch.equal(raw[k], avg[k])]
+    assert moved, "the stored model should be the average, not the raw weights"
+    # killed after epoch 1, resumed: the same average and the same raw weights
+    _tiny_train(root, tmp_path / "killed", 1, ema_decay=0.9)
+    resumed = _tiny_train(
+        root, tmp_path / "killed", 1, resume=True, resume_epochs=2, ema_decay=0.9
+    )
+    again = load_checkpoint(resumed.last)
+    for key in raw:
+        torch.testing.assert_close(again["model"][key], avg[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            again["training"]["raw_model"][key], raw[key], rtol=1e-4, atol=1e-5
+        )
+
+
+def test_model_ema_follows_the_decay_ramp():
+    from models.training import ModelEMA
+
+    layer = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(layer.weight)
+    ema = ModelEMA(layer, decay=0.5, ramp=1)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    ema.update(layer)
+    d = 0.5 * (1 - math.exp(-1))
+    assert ema.state["weight"].item() == pytest.approx(1 - d)
+    ema.update(layer)
+    d2 = 0.5 * (1 - math.exp(-2))
+    assert ema.state["weight"].item() == pytest.approx(1 - d2 * d)
 
 
 def test_lr_schedule_warmup_then_cosine():
