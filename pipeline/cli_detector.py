@@ -346,7 +346,13 @@ def detect(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each image with its boxes drawn here.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the detections as JSON.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON Lines: one object per image on its own line, however many images.",
+        ),
+    ] = False,
     explain: Annotated[
         bool,
         typer.Option(
@@ -381,7 +387,9 @@ def detect(
         for path, detections in zip(images, results, strict=True)
     ]
     if as_json:
-        typer.echo(json.dumps(records if len(records) != 1 else records[0], indent=2))
+        # the same shape for one image or many: a JSON object per line (JSON Lines)
+        for record in records:
+            typer.echo(json.dumps(record))
         return
     for record in records:
         typer.echo(f"{record['image']}: {len(record['detections'])} detections")

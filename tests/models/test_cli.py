@@ -170,6 +170,19 @@ def test_detect_runs_the_model_in_the_settings(tiny_run, monkeypatch):
     ]
 
 
+def test_detect_json_is_one_object_per_image_per_line(tiny_run):
+    images = [tiny_run.data / "images" / s.name for s in tiny_run.scenes[:3]]
+    args = ["--model", str(tiny_run.checkpoint), "--threads", "1", "--json"]
+    one = runner.invoke(app, ["detect", str(images[0]), *args])
+    several = runner.invoke(app, ["detect", *map(str, images), *args])
+    assert one.exit_code == 0 and several.exit_code == 0, one.output + several.output
+    one_lines = _stdout(one).strip().splitlines()
+    lines = [json.loads(line) for line in _stdout(several).strip().splitlines()]
+    assert len(one_lines) == 1 and json.loads(one_lines[0])["image"] == str(images[0])
+    assert [r["image"] for r in lines] == [str(p) for p in images]
+    assert lines[0]["detections"] == json.loads(one_lines[0])["detections"]
+
+
 @pytest.mark.parametrize("command", ["detect", "eval"])
 def test_detector_options_default_to_the_settings(command, tiny_run, tmp_path, monkeypatch):
     """--model, --device and --threads come from WASTEMAP_MODEL_PATH, WASTEMAP_DEVICE and
