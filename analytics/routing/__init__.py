@@ -15,7 +15,9 @@ The package, by concern:
 - :mod:`~analytics.routing.plan`: the routing model over litter sites, its result and why sites
   are left out (:func:`plan_routes`, :class:`RoutePlan`, :class:`Route`, :class:`RouteStop`,
   :func:`site_priorities`, :func:`parse_lat_lon`, :data:`PRIORITY_WEIGHTS`,
-  :data:`UNSERVED_REASONS`). It imports the other two; they import neither it nor each other.
+  :data:`UNSERVED_REASONS`). It imports the other two; they import neither it nor each other;
+- :mod:`~analytics.routing.windows`: sites' time windows from a planner's CSV, as minutes after
+  the shift starts (:func:`read_time_windows`, :func:`apply_time_windows`); imports none of them.
 
 Every public name is imported from here: ``from analytics.routing import plan_routes``.
 
@@ -46,6 +48,13 @@ from analytics.routing.solver import (
     solve_vrp,
 )
 from analytics.routing.streets import StreetLegs, street_legs
+from analytics.routing.windows import (
+    WindowsApplied,
+    apply_time_windows,
+    parse_clock,
+    read_time_windows,
+    windows_note,
+)
 
 __all__ = [
     "DEFAULT_SOLVER",
@@ -58,9 +67,14 @@ __all__ = [
     "StreetLegs",
     "VrpInstance",
     "VrpSolution",
+    "WindowsApplied",
+    "apply_time_windows",
+    "parse_clock",
     "parse_lat_lon",
     "plan_routes",
+    "read_time_windows",
     "site_priorities",
     "solve_vrp",
     "street_legs",
+    "windows_note",
 ]

@@ -28,6 +28,7 @@ code and a sentence (:data:`UNSERVED_REASONS`). A request that no plan can meet 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -137,6 +138,8 @@ class RoutePlan:
     max_minutes: float | None
     solver_seconds: float
     solver_iterations: int
+    shift_start: dt.time | None = None  # gives stops an ``arrival`` clock time
+    notes: tuple[str, ...] = ()  # things the planner should know (e.g. unknown window sites)
 
     @property
     def distance_m(self) -> float:
@@ -161,36 +164,40 @@ class RoutePlan:
             }
             for row in self.unserved.itertuples(index=False)
         ]
-        return {
-            "depot": {"latitude": self.depot[0], "longitude": self.depot[1]},
-            "vehicles": self.vehicles,
-            "capacity_l": self.capacity_l,
-            "max_minutes": self.max_minutes,
-            "routes": [
-                {
-                    "vehicle": r.vehicle,
-                    "stops": len(r.stops),
-                    "sites": [_plain(s.site) for s in r.stops],
-                    "km": round(r.distance_m / 1000, 3),
-                    "minutes": round(r.duration_s / 60, 1),
-                    "load_l": round(r.load_l, 1),
-                }
-                for r in self.routes
-            ],
-            "totals": {
-                "routes": len(self.routes),
-                "stops": self.served,
-                "km": round(self.distance_m / 1000, 3),
-                "minutes": round(self.duration_s / 60, 1),
-                "load_l": round(sum(r.load_l for r in self.routes), 1),
-                "unserved": len(unserved),
-            },
-            "unserved": unserved,
-            "solver": {
-                "seconds": round(self.solver_seconds, 2),
-                "iterations": self.solver_iterations,
-            },
-        }
+        return (
+            {
+                "depot": {"latitude": self.depot[0], "longitude": self.depot[1]},
+                "vehicles": self.vehicles,
+                "capacity_l": self.capacity_l,
+                "max_minutes": self.max_minutes,
+                "routes": [
+                    {
+                        "vehicle": r.vehicle,
+                        "stops": len(r.stops),
+                        "sites": [_plain(s.site) for s in r.stops],
+                        "km": round(r.distance_m / 1000, 3),
+                        "minutes": round(r.duration_s / 60, 1),
+                        "load_l": round(r.load_l, 1),
+                    }
+                    for r in self.routes
+                ],
+                "totals": {
+                    "routes": len(self.routes),
+                    "stops": self.served,
+                    "km": round(self.distance_m / 1000, 3),
+                    "minutes": round(self.duration_s / 60, 1),
+                    "load_l": round(sum(r.load_l for r in self.routes), 1),
+                    "unserved": len(unserved),
+                },
+                "unserved": unserved,
+                "solver": {
+                    "seconds": round(self.solver_seconds, 2),
+                    "iterations": self.solver_iterations,
+                },
+            }
+            | ({"shift_start": f"{self.shift_start:%H:%M}"} if self.shift_start is not None else {})
+            | ({"notes": list(self.notes)} if self.notes else {})
+        )
 
     def routes_frame(self) -> pd.DataFrame:
         """One row per route: ``vehicle``, ``stops``, ``km``, ``minutes``, ``load_l`` and its
@@ -214,7 +221,8 @@ class RoutePlan:
     def stops_frame(self) -> pd.DataFrame:
         """One row per stop in route order: ``vehicle``, ``sequence``, ``site``, ``latitude``,
         ``longitude`` (the site), ``street_latitude``/``street_longitude`` (where the vehicle
-        stops), ``amount_l``, ``load_l``, ``arrival_min``, ``priority``, ``categories``."""
+        stops), ``amount_l``, ``load_l``, ``arrival_min``, ``priority``, ``categories``; with a
+        ``shift_start``, also ``arrival`` (the clock time ``HH:MM`` the crew should get there)."""
         rows = [
             {"vehicle": r.vehicle, **{k: getattr(s, k) for k in RouteStop.__dataclass_fields__}}
             for r in self.routes
@@ -222,9 +230,17 @@ class RoutePlan:
         ]
         columns = ["vehicle", *RouteStop.__dataclass_fields__]
         frame = pd.DataFrame(rows, columns=columns)
-        return frame[
+        frame = frame[
             ["vehicle", "sequence", *[c for c in columns if c not in ("vehicle", "sequence")]]
         ]
+        if self.shift_start is not None:
+            start = dt.datetime.combine(dt.date(2000, 1, 1), self.shift_start)
+            frame.insert(
+                frame.columns.get_loc("arrival_min") + 1,
+                "arrival",
+                [f"{start + dt.timedelta(minutes=float(m)):%H:%M}" for m in frame["arrival_min"]],
+            )
+        return frame
 
 
 def _plain(value: Any) -> Any:

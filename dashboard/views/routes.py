@@ -19,7 +19,13 @@ import streamlit as st
 from analytics import maps
 from analytics.errors import InfeasibleRouteError, InvalidCoordinatesError, RoadNetworkError
 from analytics.exports import POINT_FORMATS, ROUTE_FORMATS, write_points
-from analytics.routing import DEFAULT_SERVICE_MINUTES, DEFAULT_SOLVER, RoutePlan, parse_lat_lon
+from analytics.routing import (
+    DEFAULT_SERVICE_MINUTES,
+    DEFAULT_SOLVER,
+    RoutePlan,
+    parse_lat_lon,
+    read_time_windows,
+)
 from dashboard import state
 from dashboard.assets import asset_urls
 from dashboard.views.map_page import street_network
@@ -124,12 +130,32 @@ def _plan_form(sites: pd.DataFrame, since: dt.datetime | None, survey: str | Non
             help="Longer searches find shorter routes for many sites.",
             key="routes_seconds",
         )
+        c7, c8 = st.columns([1, 3])
+        shift_start = c7.time_input(
+            "Shift starts",
+            value=dt.time(6, 0),
+            step=dt.timedelta(minutes=15),
+            help="When the vehicles leave the depot: stops get arrival times from it.",
+            key="routes_shift_start",
+        )
+        windows_file = c8.file_uploader(
+            "Time windows (optional CSV: site, opens, closes as HH:MM)",
+            type=["csv"],
+            help="Sites that may only be served at certain hours, e.g. a market square before "
+            "the stalls open: one row per site id (the sites table below), e.g. 12,06:00,08:30.",
+            key="routes_windows",
+        )
         submitted = st.form_submit_button("Plan routes", type="primary", icon=":material/route:")
     if not submitted:
         return
     st.session_state[DEPOT_KEY] = depot_text
     try:
         depot = parse_lat_lon(depot_text, what="Depot")
+        windows = (
+            read_time_windows(windows_file.getvalue(), name=windows_file.name)
+            if windows_file is not None
+            else None
+        )
         graph = street_network()
         if graph is None:
             raise RoadNetworkError(
@@ -148,6 +174,8 @@ def _plan_form(sites: pd.DataFrame, since: dt.datetime | None, survey: str | Non
                 service_minutes=float(service),
                 solver=DEFAULT_SOLVER.with_time_limit(float(seconds)),
                 graph=graph,
+                windows=windows,
+                shift_start=shift_start,
             )
     except (InvalidCoordinatesError, InfeasibleRouteError, RoadNetworkError, ValueError) as exc:
         st.session_state.pop(PLAN_KEY, None)
@@ -176,17 +204,23 @@ def show_plan(plan: RoutePlan) -> None:
         },
         key="routes_table",
     )
+    for note in plan.notes:
+        st.info(note, icon=":material/info:")
     stops = plan.stops_frame()
     if not stops.empty:
+        shown = ["vehicle", "sequence", "site", "categories", "amount_l", "arrival", "arrival_min"]
         with st.expander(f"Stops in order ({len(stops)})"):
             st.dataframe(
-                stops[["vehicle", "sequence", "site", "categories", "amount_l", "arrival_min"]],
+                stops[[c for c in shown if c in stops]],
                 hide_index=True,
                 column_config={
                     "vehicle": st.column_config.NumberColumn("route", format="%d"),
                     "sequence": st.column_config.NumberColumn("stop", format="%d"),
                     "amount_l": st.column_config.NumberColumn("litres", format="%.0f"),
-                    "arrival_min": st.column_config.NumberColumn("arrive (min)", format="%.0f"),
+                    "arrival": st.column_config.TextColumn("arrive at"),
+                    "arrival_min": st.column_config.NumberColumn(
+                        "minutes into the shift", format="%.0f"
+                    ),
                 },
             )
     if len(plan.unserved):

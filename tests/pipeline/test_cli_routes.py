@@ -437,6 +437,80 @@ def test_routes_plan_refuses_infeasible_requests_clearly(
     assert message in " ".join(result.output.split())
 
 
+def test_routes_plan_keeps_the_sites_time_windows(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects, tmp_path: Path
+) -> None:
+    store_frames(db_engine, survey="drive-1", frames=passes(objects, start=START))
+    runner.invoke(app, ["sites", "update"])
+    ids = [s.id for s in _sites(db_engine)]
+    windows = tmp_path / "windows.csv"
+    # the first site opens an hour into the shift (07:00); the second closed a minute after the
+    # crews left, before any vehicle can get there; 999 is no site
+    windows.write_text(
+        f"site,opens,closes\n{ids[0]},07:00,08:00\n{ids[1]},05:00,06:01\n999,10:00,11:00\n"
+    )
+    out = tmp_path / "routes.csv"
+    base = ["routes", "plan", "--depot", DEPOT, "--vehicles", "1", "--capacity", "100"]
+    args = [*base, "--out", str(out), "--seconds", "0.3", "--windows", str(windows)]
+    result = runner.invoke(app, [*args, "--shift-start", "06:00", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["shift_start"] == "06:00"
+    assert [u["site"] for u in summary["unserved"]] == [ids[1]]
+    assert summary["unserved"][0]["reason"] == "time_window"
+    assert "999" in summary["notes"][0]
+    stops = pyogrio.read_dataframe(out)
+    stops = stops[stops["kind"] == "stop"]
+    first = stops[stops["site"].astype(float).astype(int) == ids[0]].iloc[0]
+    assert float(first["arrival_min"]) >= 60 and first["arrival"] >= "07:00"
+    assert first["arrival"] <= "08:00"
+    assert sorted(stops["site"].astype(float).astype(int)) == sorted(set(ids) - {ids[1]})
+
+    missing_start = runner.invoke(app, args)
+    assert missing_start.exit_code == 2
+    assert "--shift-start" in " ".join(missing_start.output.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("site,opens\n1,06:00\n", "no column closes"),
+        ("site,opens,closes\nabc,06:00,07:00\n", "line 2: site 'abc' is not a site id"),
+        ("site,opens,closes\n1,06:00,07:00\n2,6h,07:00\n", "line 3: opens '6h'"),
+        ("site,opens,closes\n1,06:00,06:00\n", "opens and closes at 06:00"),
+        ("site,opens,closes\n1,06:00,07:00\n1,08:00,09:00\n", "already given a window"),
+    ],
+)
+def test_routes_plan_names_the_line_of_a_bad_windows_file(
+    cli_env: str, db_engine: sa.Engine, app: typer.Typer, tmp_path: Path, text: str, message: str
+) -> None:
+    windows = tmp_path / "w.csv"
+    windows.write_text(text)
+    result = runner.invoke(
+        app,
+        [
+            "routes",
+            "plan",
+            "--depot",
+            DEPOT,
+            "--vehicles",
+            "1",
+            "--capacity",
+            "100",
+            "--out",
+            str(tmp_path / "r.csv"),
+            "--windows",
+            str(windows),
+            "--shift-start",
+            "06:00",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert str(windows) in said.replace(" ", "") or "w.csv" in said
+    assert message in said
+
+
 def test_sites_list_exports_points(
     cli_env: str, db_engine: sa.Engine, app: typer.Typer, objects, tmp_path: Path
 ) -> None:
