@@ -197,8 +197,9 @@ def test_patterns_and_ingestion_pages(page: Any, dashboard_url: str) -> None:
     assert page.external_requests == []
 
 
-def test_sites_and_routes_page(page: Any, dashboard_url: str) -> None:
-    """A reviewer updates the sites, plans routes over them and downloads them as GPX."""
+def test_sites_and_routes_page(page: Any, dashboard_url: str, tmp_path: Any) -> None:
+    """A reviewer updates the sites, plans routes over them (with a time-windows file) and
+    downloads them as GPX with arrival times."""
     logged_in(page, dashboard_url, "reviewer")
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Sites & routes").click()
     page.get_by_text("Litter sites and collection routes").wait_for()
@@ -209,9 +210,13 @@ def test_sites_and_routes_page(page: Any, dashboard_url: str) -> None:
     assert int(metric(page, "Sites").replace(",", "")) > 0
     page.get_by_role("spinbutton", name="Search time (seconds)").fill("1")
     page.get_by_role("textbox", name="Depot (latitude, longitude)").fill("60.1699, 24.9384")
+    windows = tmp_path / "windows.csv"
+    windows.write_text("site,opens,closes\n999999,07:00,08:00\n")  # no such site
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(windows))
     page.get_by_role("button", name="Plan routes").click()
     page.get_by_text("Sites served").wait_for(timeout=90_000)
     wait_idle(page)
+    page.get_by_text("are not among the open sites planned").wait_for()  # the file was read
     frame = page.frame_locator("iframe[title*='st_folium']").first
     frame.locator(".wastemap-depot").wait_for()
     assert frame.locator(".wastemap-stop").count() > 0  # numbered stops along the routes
@@ -220,6 +225,7 @@ def test_sites_and_routes_page(page: Any, dashboard_url: str) -> None:
         page.get_by_role("button", name="GPX").click()
     gpx = download.value.path().read_text()
     assert gpx.lstrip().startswith("<?xml") and ("<rte" in gpx or "<trk" in gpx)
+    assert "arrive at 0" in gpx  # the shift starts at 06:00: stops say when to get there
     assert page.external_requests == []
 
 
