@@ -9,13 +9,16 @@ A login lasts ``WASTEMAP_DASHBOARD_LOGIN_HOURS`` (12 by default) in that browser
 new tabs: the browser keeps a random token in the ``wastemap_login`` cookie, the database only its
 SHA-256 (``login_sessions``). Every run checks the token, so logging out, deactivating the account
 or changing its password ends the login at once, and a changed role applies on the next click.
+It is checked once per run: ``app.py`` resolves the login in :func:`login_for_this_run` and the
+page's :func:`require` reuses that answer; it is forgotten when the run ends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -35,6 +38,8 @@ from pipeline.settings import Settings, get_settings
 QUERY_TTL_S = 60
 USER_KEY = "auth_user"
 TOKEN_KEY = "auth_token"
+#: The login as resolved for the script run in progress (present only while it runs).
+RUN_USER_KEY = "auth_user_this_run"
 #: The browser cookie that carries the login token.
 COOKIE_NAME = "wastemap_login"
 _COOKIE_SCRIPT_KEY = "auth_cookie_script"
@@ -63,7 +68,7 @@ def engine() -> Engine:
 
 def current_user() -> AuthenticatedUser | None:
     """Who is logged in: this session's login, or the browser's (its cookie: a reload or a new
-    tab), checked against the database on every run."""
+    tab), checked against the database now (a run checks once: :func:`login_for_this_run`)."""
     token = st.session_state.get(TOKEN_KEY) or _cookie_token()
     user = None
     if token:
@@ -76,6 +81,29 @@ def current_user() -> AuthenticatedUser | None:
         st.session_state[TOKEN_KEY] = token
         st.session_state[USER_KEY] = user
     return user
+
+
+@contextmanager
+def login_for_this_run() -> Iterator[AuthenticatedUser | None]:
+    """The logged-in user (or None), checked against the database once for the whole script
+    run: ``app.py`` runs the page inside this block and the page's :func:`require` reuses the
+    answer. It is forgotten when the block ends (also by ``st.stop()``, ``st.rerun()`` or an
+    error), so the next run (the next click) checks the login again, and so does a run that does
+    not pass through ``app.py`` (a widget callback, a fragment rerun)."""
+    user = current_user()
+    st.session_state[RUN_USER_KEY] = user
+    try:
+        yield user
+    finally:
+        st.session_state.pop(RUN_USER_KEY, None)
+
+
+def _user_this_run() -> AuthenticatedUser | None:
+    """The login resolved for this run by :func:`login_for_this_run`, else checked now."""
+    if RUN_USER_KEY in st.session_state:
+        user: AuthenticatedUser | None = st.session_state[RUN_USER_KEY]
+        return user
+    return current_user()
 
 
 def log_in(user: AuthenticatedUser) -> None:
@@ -94,6 +122,7 @@ def log_out() -> None:
     """End this browser's login in the database and delete its cookie."""
     token = st.session_state.pop(TOKEN_KEY, None) or _cookie_token()
     st.session_state.pop(USER_KEY, None)
+    st.session_state.pop(RUN_USER_KEY, None)
     if token:
         with transaction(engine()) as session:
             user_queries.end_session(db_session=session, token=token)
@@ -122,8 +151,10 @@ def _cookie_script(token: str, *, max_age_s: int) -> str:
 
 
 def require(role: str) -> AuthenticatedUser:
-    """The logged-in user if they have ``role``; otherwise the page stops with a message."""
-    user = current_user()
+    """The logged-in user if they have ``role``; otherwise the page stops with a message. The
+    login is the one ``app.py`` checked in this run (:func:`login_for_this_run`), or checked now
+    when the page runs on its own."""
+    user = _user_this_run()
     if user is None:
         st.warning("Please log in.")
         st.stop()

@@ -9,6 +9,10 @@ the new frames a later survey has cleared. It runs in one transaction of its own
 against concurrent calls (workers finishing chunks at the same time), and is idempotent: calling
 it twice, or after a crash half-way, adds nothing twice.
 
+:func:`apply_reviews_in` brings the sites in line with reviewers' decisions inside the
+transaction that records them (the dashboard's Review page), so a decision and its effect on
+the sites are stored together or not at all.
+
 :func:`plan_site_routes` plans routes over the open sites on a road network and
 :func:`export_routes` writes them; :func:`demo_routes` is the last step of ``wastemap demo``.
 """
@@ -119,7 +123,24 @@ def apply_reviews(
     params: SiteParams | None = None,
     camera: CameraModel | None = None,
 ) -> SitesUpdate:
-    """Bring the sites in line with what reviewers decided about ``detection_ids``.
+    """:func:`apply_reviews_in` in a transaction of its own (reviews stored earlier, a bulk
+    import of decisions). Where the reviews are written too, write them in the same
+    transaction with :func:`apply_reviews_in` instead, so that both or neither are stored."""
+    with transaction(engine) as session:
+        return apply_reviews_in(session, detection_ids, params=params, camera=camera)
+
+
+def apply_reviews_in(
+    session: Session,
+    detection_ids: Iterable[int],
+    *,
+    params: SiteParams | None = None,
+    camera: CameraModel | None = None,
+) -> SitesUpdate:
+    """Bring the sites in line with what reviewers decided about ``detection_ids``, in the
+    caller's transaction (the one that records the decisions: the review and its effect on the
+    sites commit together or not at all). Serialised against other site updates until that
+    transaction ends.
 
     Rejected detections stop being sightings; every site they or the other reviewed detections
     are on is summarised again from its remaining sightings with the reviewed categories (a
@@ -129,19 +150,18 @@ def apply_reviews(
     params = params or get_settings().site_params()
     camera = camera or get_settings().camera_model()
     ids = [int(i) for i in detection_ids]
-    with transaction(engine) as session:
-        site_queries.lock_for_update(db_session=session)
-        affected = site_queries.sites_of(db_session=session, detection_ids=ids)
-        site_queries.remove_rejected_sightings(db_session=session, detection_ids=ids)
-        kept = _resummarise(session, affected, params, camera, utcnow())
-        gone = affected - kept
-        removed = site_queries.delete(db_session=session, site_ids=gone)
-        # a site whose last sighting was rejected may now count as cleared (or not)
-        _clear(session, _NOWHERE, affected - gone, params, {})
-        report = _update(session, [], params, camera)
-        report.removed_sites = removed
-        report.revised_sites = len(affected) - removed
-        return report
+    site_queries.lock_for_update(db_session=session)
+    affected = site_queries.sites_of(db_session=session, detection_ids=ids)
+    site_queries.remove_rejected_sightings(db_session=session, detection_ids=ids)
+    kept = _resummarise(session, affected, params, camera, utcnow())
+    gone = affected - kept
+    removed = site_queries.delete(db_session=session, site_ids=gone)
+    # a site whose last sighting was rejected may now count as cleared (or not)
+    _clear(session, _NOWHERE, affected - gone, params, {})
+    report = _update(session, [], params, camera)
+    report.removed_sites = removed
+    report.revised_sites = len(affected) - removed
+    return report
 
 
 #: An empty latitude/longitude box (no frame lies in it).

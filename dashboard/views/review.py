@@ -1,12 +1,15 @@
 """Review: accept, reject or relabel detections; export the reviewed set as COCO for retraining.
 
-Reviewers and admins only. A decision is written at once (one transaction) with the reviewer's
-name; query caches are cleared so the map shows it on the next run.
+Reviewers and admins only. A decision is written at once with the reviewer's name, in one
+transaction with its effect on the litter sites (a rejected detection stops being a sighting, a
+relabel changes its site's category): both are stored or neither is, and a failure tells the
+reviewer that nothing was saved. Query caches are cleared so the map shows it on the next run.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 import pandas as pd
@@ -20,10 +23,14 @@ from db import reviews
 from db.engine import transaction
 from db.map_queries import REVIEW_STATUSES
 from models.taxonomy import CATEGORIES, LABEL_TO_CATEGORY
-from pipeline.sites import apply_reviews
+from pipeline.sites import apply_reviews_in
 
 QUEUE_SIZE = 30
 INDEX_KEY = "review_index"
+LAST_KEY = "review_last"
+ERROR_KEY = "review_error"
+
+_LOG = logging.getLogger(__name__)
 
 
 def _queue(filters: dict[str, Any]) -> pd.DataFrame:
@@ -37,21 +44,47 @@ def _queue(filters: dict[str, Any]) -> pd.DataFrame:
 
 
 def decide(detection_id: int, status: str, reviewer: str, label: str | None = None) -> None:
-    """Record a decision and move on to the next detection."""
-    category = LABEL_TO_CATEGORY.get(label, label) if label else None
-    with transaction(state.engine()) as session:
-        reviews.review(
-            db_session=session,
-            detection_ids=[detection_id],
-            status=status,
-            reviewer=reviewer,
-            label=label,
-            category=category,
+    """Record a decision and its effect on the litter sites in one transaction, then move on to
+    the next detection; when anything fails, nothing is stored and the page says so.
+
+    A button's callback runs before the next page run checks the login, so the login is checked
+    here again: a reviewer logged out, deactivated or demoted since the page was drawn stores
+    nothing."""
+    user = state.current_user()
+    if user is None or not user.can("reviewer") or user.username != reviewer:
+        st.session_state[ERROR_KEY] = (
+            f"Your decision on detection {detection_id} ({status}) was **not saved**: your login "
+            "ended or no longer has the reviewer role. Log in again as a reviewer."
         )
-    # a rejected detection is no litter site, a relabelled one changes its site's category
-    apply_reviews(state.engine(), [detection_id])
+        return
+    category = LABEL_TO_CATEGORY.get(label, label) if label else None
+    try:
+        with transaction(state.engine()) as session:
+            reviews.review(
+                db_session=session,
+                detection_ids=[detection_id],
+                status=status,
+                reviewer=reviewer,
+                label=label,
+                category=category,
+            )
+            # a rejected detection is no litter site, a relabelled one changes its site's category
+            apply_reviews_in(session, [detection_id])
+    except Exception as exc:  # any failure: the transaction rolled back, tell the reviewer
+        _LOG.exception("review of detection %s (%s) failed; nothing stored", detection_id, status)
+        st.session_state[ERROR_KEY] = _failure_message(detection_id, status, exc)
+        return
     state.clear_query_cache()
-    st.session_state["review_last"] = f"Detection {detection_id}: {status}."
+    st.session_state[LAST_KEY] = f"Detection {detection_id}: {status}."
+
+
+def _failure_message(detection_id: int, status: str, exc: Exception) -> str:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return (
+        f"Your decision on detection {detection_id} ({status}) was **not saved**: {reason}. "
+        "Neither the review nor the litter sites were changed. Try again; if it keeps failing, "
+        "ask an administrator (the dashboard log has the details)."
+    )
 
 
 def _queue_controls(options: dict[str, Any]) -> dict[str, Any]:
@@ -180,13 +213,15 @@ def export_section() -> None:
 def render() -> None:
     user = state.require("reviewer")
     st.title("Review detections")
+    if error := st.session_state.pop(ERROR_KEY, None):
+        st.error(error, icon=":material/error:")
     counts = state.review_counts(state.database_url())
     cols = st.columns(len(counts))
     for col, (status, n) in zip(cols, counts.items(), strict=True):
         col.metric(status.capitalize(), f"{n:,}")
     options = state.filter_options(state.database_url())
     filters = _queue_controls(options)
-    if last := st.session_state.pop("review_last", None):
+    if last := st.session_state.pop(LAST_KEY, None):
         st.toast(last)
     queue = _queue(filters)
     if queue.empty:

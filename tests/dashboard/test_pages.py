@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from db import users as user_queries
 from db.engine import transaction
-from db.schema import Detection
+from db.schema import Detection, Site, SiteDetection
 from tests.dashboard.seed import PASSWORD, SURVEYS
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -177,6 +177,141 @@ def test_reviewer_accepts_and_relabels(app_env: str) -> None:
             "hazardous",
         )
     engine.dispose()
+
+
+def test_a_decision_after_the_reviewer_role_was_taken_away_is_not_stored(app_env: str) -> None:
+    """A button's callback runs before the next run checks the login: it checks again."""
+    at = app_as(app_env, "reviewer").run()
+    at.switch_page("app_pages/review.py").run()
+    accept = next(b for b in at.button if b.key and b.key.startswith("review_accept_"))
+    detection = int(accept.key.rsplit("_", 1)[1])
+    engine = sa.create_engine(app_env)
+    try:
+        with transaction(engine) as session:
+            user_queries.set_role(db_session=session, username="reviewer", role="viewer")
+        accept.click().run()
+        with transaction(engine) as session:
+            assert session.get(Detection, detection).review_status == "unreviewed"
+    finally:
+        with transaction(engine) as session:
+            user_queries.set_role(db_session=session, username="reviewer", role="reviewer")
+        engine.dispose()
+
+
+def _sighting(engine: sa.Engine, detection_id: int) -> tuple[str, int | None, int | None]:
+    """The detection's review status, the site it is a sighting of, and that site's detections."""
+    with transaction(engine) as s:
+        status = s.scalar(sa.select(Detection.review_status).where(Detection.id == detection_id))
+        site_id = s.scalar(
+            sa.select(SiteDetection.site_id).where(SiteDetection.detection_id == detection_id)
+        )
+        site = s.get(Site, site_id) if site_id is not None else None
+        return status, site_id, site.detections if site is not None else None
+
+
+def test_a_review_and_its_effect_on_the_sites_are_one_transaction(
+    app_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rejection that cannot update the litter sites stores nothing (no review, the sighting
+    kept) and says so; the same rejection then goes through and takes the sighting off its site."""
+    from db.engine import create_engine
+    from pipeline import sites as site_pipeline
+
+    engine = create_engine(app_env)
+    try:
+        site_pipeline.update_sites(engine)  # the seed stores detections only
+        at = app_as(app_env, "reviewer").run()
+        at.switch_page("app_pages/review.py").run()
+        at.selectbox(key="review_order").set_value("most confident first").run()
+        assert not at.exception, at.exception
+        reject = next(b for b in at.button if b.key and b.key.startswith("review_reject_"))
+        detection = int(reject.key.rsplit("_", 1)[1])
+        status, site, site_detections = _sighting(engine, detection)
+        assert status == "unreviewed" and site is not None and site_detections
+
+        real_update = site_pipeline._update
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the site update broke")
+
+        monkeypatch.setattr(site_pipeline, "_update", broken)  # after the sighting was removed
+        reject.click().run()
+        # neither half stored: the detection is unreviewed and still a sighting of its site
+        assert _sighting(engine, detection) == ("unreviewed", site, site_detections)
+        # and the reviewer is told so, with what to do
+        assert not at.exception, at.exception
+        errors = " ".join(e.value for e in at.error)
+        assert f"detection {detection} (rejected) was **not saved**" in errors
+        assert "the site update broke" in errors and "Try again" in errors
+
+        monkeypatch.setattr(site_pipeline, "_update", real_update)
+        at.button(key=f"review_reject_{detection}").click().run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        status, now_site, _ = _sighting(engine, detection)
+        assert (status, now_site) == ("rejected", None)  # no longer a sighting
+        with transaction(engine) as s:
+            left = s.get(Site, site)
+            assert left is None or left.detections == site_detections - 1
+    finally:
+        engine.dispose()
+
+
+def test_a_page_run_checks_the_login_once(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """app.py checks the login token and the page's state.require reuses that check: one lookup
+    per run (per click), and still one on every run, so a changed role applies on the next click."""
+    from dashboard import state
+
+    lookups: list[str] = []
+    real = user_queries.session_user
+
+    def counting(**kwargs: object) -> object:
+        lookups.append(str(kwargs["token"]))
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(user_queries, "session_user", counting)
+    at = app_as(app_env, "reviewer").run()
+    assert len(lookups) == 1
+    at.switch_page("app_pages/review.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Review detections"
+    assert len(lookups) == 2
+    lookups.clear()
+    at.run()  # a click
+    assert at.title[0].value == "Review detections"
+    assert len(lookups) == 1, lookups
+    assert state.RUN_USER_KEY not in at.session_state  # forgotten when the run ends
+    lookups.clear()
+    at.selectbox(key="review_order").set_value("newest first").run()
+    assert len(lookups) == 1, lookups
+
+    # a page run on its own (no app.py before it) checks the login itself, once
+    page = AppTest.from_file(
+        str(Path(APP).parent / "app_pages" / "review.py"), default_timeout=TIMEOUT_S
+    )
+    page.session_state["auth_token"] = login_token(app_env, "reviewer")
+    lookups.clear()
+    page.run()
+    assert not page.exception, page.exception
+    assert page.title[0].value == "Review detections"
+    assert len(lookups) == 1, lookups
+
+    # every run still checks: a changed role applies on the next click
+    engine = sa.create_engine(app_env)
+    try:
+        with transaction(engine) as session:
+            user_queries.set_role(db_session=session, username="reviewer", role="viewer")
+        lookups.clear()
+        at.run()
+        assert len(lookups) == 1, lookups
+        assert at.session_state["auth_user"].role == "viewer"
+        assert not any(t.value == "Review detections" for t in at.title)
+        page.run()
+        assert "needs the reviewer role" in _texts(page)
+    finally:
+        with transaction(engine) as session:
+            user_queries.set_role(db_session=session, username="reviewer", role="reviewer")
+        engine.dispose()
 
 
 def test_patterns_page(app_env: str) -> None:
