@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from types import FrameType, TracebackType
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import typer
@@ -25,6 +28,7 @@ from db import map_queries
 from db import surveys as survey_queries
 from db.engine import transaction
 from db.map_queries import REVIEW_STATUSES, MapFilter
+from db.schema import BatchItem
 from models.taxonomy import CATEGORIES, check_category, recyclable
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
 from pipeline.batches import DEFAULT_CHUNK_SIZE, ingest_files, submit
@@ -186,8 +190,10 @@ def ingest_video(
     Frames are stored in chunks of --chunk-size while decoding goes on, so a live stream stores
     as it goes (stop it with Ctrl-C, or --max-frames). Ctrl-C or a decoding error stops the
     reading; every frame picked before it is still stored, then the command exits with the error
-    (code 2; 130 after Ctrl-C). The track is read once: for a live stream, frames decoded after
-    its last fix cannot be placed and are counted as outside the track.
+    (code 2; 130 after Ctrl-C). A Ctrl-C while a chunk is being stored lets that chunk finish
+    first; a second one abandons it: nothing of it is stored, its batch is withdrawn, and running
+    the same command again stores it (exactly once). The track is read once: for a live stream,
+    frames decoded after its last fix cannot be placed and are counted as outside the track.
     """
     cfg = settings()
     _check_broker(cfg, queue)
@@ -217,6 +223,7 @@ def ingest_video(
             engine,
             survey=survey or name,
             source=str(video),
+            frames_dir=out,
             queue=queue,
             wait=wait,
             detect=detect,
@@ -239,13 +246,51 @@ def ingest_video(
         else:
             print_report(store.report)
     if stop is not None:
-        raise fail(
-            f"{stop}; the {counts.picked} frames picked before it were "
-            + ("queued" if queue else "stored")
-            if counts.picked
-            else stop,
-            code=code,
-        )
+        kept = counts.picked - store.abandoned
+        done = "queued" if queue else "stored"
+        message = f"{stop}; the {kept} frames picked before it were {done}" if kept else stop
+        raise fail(message + (f". {store.resume_hint}" if store.resume_hint else ""), code=code)
+
+
+class _ChunkInterrupted(KeyboardInterrupt):
+    """Ctrl-C ended the storing of a chunk; the message says what became of the chunk."""
+
+
+class _CtrlCHeld:
+    """Hold off Ctrl-C (SIGINT) for a block: the first press only prints ``note`` and is counted
+    in ``pressed``, so the block (a chunk's detection and storing transaction) ends as it would
+    have; a second press raises KeyboardInterrupt at once while ``abortable``. Outside the main
+    thread (where Python delivers signals) nothing is held off."""
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+        self.pressed = 0
+        self.abortable = True
+        self._previous: Any = None
+        self._installed = False
+
+    def _handler(self, _signum: int, _frame: FrameType | None) -> None:
+        self.pressed += 1
+        if self.pressed == 1:
+            err_console.print(self.note, highlight=False)
+        elif self.abortable:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        if self._installed:  # None: not set from Python; then Python's own, KeyboardInterrupt
+            previous = self._previous if self._previous is not None else signal.default_int_handler
+            signal.signal(signal.SIGINT, previous)
 
 
 class _VideoChunkStore:
@@ -258,6 +303,7 @@ class _VideoChunkStore:
         *,
         survey: str,
         source: str,
+        frames_dir: Path,
         queue: bool,
         wait: bool,
         detect: bool,
@@ -266,10 +312,13 @@ class _VideoChunkStore:
         as_json: bool,
     ) -> None:
         self.cfg, self.engine, self.survey, self.source = cfg, engine, survey, source
+        self.frames_dir = frames_dir
         self.queue, self.wait, self.detect = queue, wait, detect
         self.chunk_size, self.as_json = chunk_size, as_json
         self.detector = _detector(cfg, model) if detect and not queue else None
         self.report = IngestReport(survey=self.survey)
+        self.abandoned = 0  #: frames picked but not stored: their chunk was interrupted
+        self.resume_hint: str | None = None  #: how to store them later
 
     def __call__(self, files: list[Path]) -> None:
         if self.queue:
@@ -286,19 +335,70 @@ class _VideoChunkStore:
                 wait=self.wait,
             )
             return
-        ingest_files(
-            files,
-            engine=self.engine,
-            survey=self.survey,
-            options=IngestOptions.from_settings(self.cfg),
-            detector=self.detector,
-            chunk_size=self.chunk_size,
-            detect_batch_size=self.cfg.detect_batch_size,
-            report=self.report,
-            source=self.source,
+        previous_batch, self.report.batch_id = self.report.batch_id, None
+        note = (
+            f"Ctrl-C: finishing the chunk of {len(files)} frames being stored, then stopping "
+            "(Ctrl-C again abandons that chunk, unstored; you will be told how to store it later)"
         )
+        with _CtrlCHeld(note) as held:
+            try:
+                ingest_files(
+                    files,
+                    engine=self.engine,
+                    survey=self.survey,
+                    options=IngestOptions.from_settings(self.cfg),
+                    detector=self.detector,
+                    chunk_size=self.chunk_size,
+                    detect_batch_size=self.cfg.detect_batch_size,
+                    report=self.report,
+                    source=self.source,
+                )
+            except KeyboardInterrupt:
+                held.abortable = False  # the clean-up must finish
+                batch_id, self.report.batch_id = self.report.batch_id, previous_batch
+                raise _ChunkInterrupted(self._abandon(files, batch_id)) from None
         if not self.as_json and err_console.is_terminal:
             err_console.print(f"stored {self.report.total} frames so far", highlight=False)
+        if held.pressed:
+            raise _ChunkInterrupted(f"{self.source}: reading stopped by Ctrl-C")
+
+    def _abandon(self, files: list[Path], batch_id: str | None) -> str:
+        """After Ctrl-C broke off the storing of ``files`` (batch ``batch_id``; None when it
+        came before the batch was recorded): withdraw the batch unless its storing transaction
+        committed, so that no pending batch is left behind and a later run stores the frames
+        exactly once. Returns what became of the chunk, for the user."""
+        if batch_id is not None:
+            with transaction(self.engine) as session:
+                batch = batch_queries.get(db_session=session, batch_id=batch_id)
+                # ingest_files makes one chunk (0) of at most chunk_size files
+                items = batch_queries.chunk_items(db_session=session, batch_id=batch_id, chunk=0)
+                if batch is not None and items and all(i.state != "pending" for i in items):
+                    self._count_stored(items, batch_id)  # its transaction ended before Ctrl-C
+                    return f"{self.source}: stopped by Ctrl-C after storing {len(files)} frames"
+                if batch is not None:
+                    session.delete(batch)  # its items go with it; none of them is stored
+        self.abandoned += len(files)
+        command = f"`wastemap ingest {self.frames_dir} --survey {self.survey}`"
+        run = command if is_live(self.source) else f"the same command again, or {command},"
+        self.resume_hint = (
+            f"Its frames stay in {self.frames_dir}: run {run} to store them (the frames already "
+            "stored are counted as duplicates, never stored twice)"
+        )
+        return (
+            f"{self.source}: Ctrl-C while storing a chunk of {len(files)} frames: that chunk was "
+            "not stored (its batch was withdrawn; nothing of it is in the database)"
+        )
+
+    def _count_stored(self, items: list[BatchItem], batch_id: str) -> None:
+        """Add a chunk whose storing ended just before Ctrl-C to the report, from its items."""
+        self.report.batch_id = batch_id
+        for item in items:
+            if item.state == "stored":
+                self.report.ingested += 1
+            elif item.state == "duplicate":
+                self.report.duplicates += 1
+            else:
+                self.report.quarantined[item.reason or item.state] += 1
 
 
 def _store_frames_in_chunks(
@@ -310,7 +410,10 @@ def _store_frames_in_chunks(
 ) -> tuple[str | None, int]:
     """Hand ``store`` each ``chunk_size`` frames as soon as they are picked, and what is left at
     the end. Returns why reading stopped early (a decoding error, Ctrl-C) and the exit code, or
-    (None, 0) when the video ended (or --max-frames was reached)."""
+    (None, 0) when the video ended (or --max-frames was reached).
+
+    A :class:`_ChunkInterrupted` out of ``store`` (Ctrl-C while a chunk was stored) stops the
+    reading too; its message says what became of that chunk."""
     pending: list[Path] = []
     stop: str | None = None
     code = 0
@@ -327,10 +430,16 @@ def _store_frames_in_chunks(
             break
         pending.append(picked.path)
         if len(pending) >= chunk_size:
-            store(pending)
-            pending = []
+            chunk, pending = pending, []
+            try:
+                store(chunk)
+            except _ChunkInterrupted as exc:
+                return str(exc), 130
     if pending:
-        store(pending)
+        try:
+            store(pending)
+        except _ChunkInterrupted as exc:
+            return (f"{stop}; then {exc}" if stop else str(exc)), 130
     return stop, code
 
 

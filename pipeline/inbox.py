@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -132,31 +133,67 @@ def quarantine_unsupported(
     engine: Engine, inbox: Path, files: list[Path], *, default_survey: str = "inbox"
 ) -> list[Path]:
     """Move inbox files that are not images to ``quarantine/`` beside the inbox, each recorded
-    with reason ``unsupported_type`` and the command that ingests it. Returns where they went."""
-    if not files:
+    with reason ``unsupported_type`` and the command that ingests it. Returns where they went.
+
+    Each file is moved first and then recorded with the path it really has (a name taken
+    meanwhile, say by another scan, gets a timestamp). A file that cannot be moved is not
+    recorded: it stays in the inbox (logged) and the next scan tries again. When the recording
+    fails, the moved files go back to the inbox, so none sits in ``quarantine/`` unrecorded."""
+    moved: dict[Path, Path] = {}
+    for path in files:
+        target = move_inbox_file(path, inbox_destination(path, inbox, "quarantine"))
+        if target is not None:  # None: moved by another scan, or it cannot be moved (logged)
+            moved[path] = target
+    if not moved:
         return []
-    destinations = {path: inbox_destination(path, inbox, "quarantine") for path in files}
-    with transaction(engine) as session:
-        for path, target in destinations.items():
-            name = _survey_of(path, inbox, default_survey)
-            survey = survey_queries.get_by_name(db_session=session, name=name)
-            message = _unsupported_message(path, target, destinations, name)
-            log.warning("%s", message)
-            quarantine_queries.record(
-                db_session=session,
-                path=str(target),
-                reason="unsupported_type",
-                message=message,
-                survey_id=survey.id if survey is not None else None,
+    try:
+        with transaction(engine) as session:
+            messages = []
+            for path, target in moved.items():
+                name = _survey_of(path, inbox, default_survey)
+                survey = survey_queries.get_by_name(db_session=session, name=name)
+                message = _unsupported_message(path, target, moved, name)
+                messages.append(message)
+                quarantine_queries.record(
+                    db_session=session,
+                    path=str(target),
+                    reason="unsupported_type",
+                    message=message,
+                    survey_id=survey.id if survey is not None else None,
+                )
+    except BaseException:
+        _put_back(moved)
+        raise
+    for message in messages:
+        log.warning("%s", message)
+    return list(moved.values())
+
+
+def _put_back(moved: dict[Path, Path]) -> None:
+    """Move files back into the inbox after their quarantine rows could not be written (the
+    next scan takes them again); one that cannot go back is logged with the fix."""
+    for path, target in moved.items():
+        problem = f"{path} exists again" if path.exists() else None  # never overwrite it
+        if problem is None:
+            try:
+                shutil.move(str(target), str(path))
+            except OSError as exc:
+                problem = str(exc)
+        if problem is not None:
+            log.error(
+                "%s was moved to %s but could not be recorded in the quarantine, nor moved back "
+                "(%s); put it back in the inbox by hand",
+                path,
+                target,
+                problem,
             )
-    moved = [move_inbox_file(path, target) for path, target in destinations.items()]
-    return [p for p in moved if p is not None]
 
 
 def _unsupported_message(
     path: Path, target: Path, destinations: dict[Path, Path], survey: str
 ) -> str:
-    """Why the inbox refused ``path`` and the command that takes it instead."""
+    """Why the inbox refused ``path`` (now at ``target``) and the command that takes it instead;
+    ``destinations`` maps the files moved with it to where they are."""
     suffix = path.suffix.lower()
     head = f"{path}: the inbox takes only JPEG, PNG and HEIC/HEIF photos; moved to {target}"
     if suffix in VIDEO_EXTENSIONS:

@@ -3,13 +3,17 @@ every file ends (each test runs on PostGIS and on SQLite)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+import pipeline.inbox as inbox_module
 from db import batches as batch_queries
 from db.engine import transaction
 from db.schema import Batch, BatchItem, Image, Quarantine, Survey
@@ -242,3 +246,106 @@ def test_a_stalled_upload_under_a_temporary_name_is_left_alone(
     assert not (tmp_path / "quarantine").exists()
     with transaction(db_engine) as session:
         assert session.scalar(sa.select(sa.func.count(Quarantine.id))) == 0
+
+
+def quarantine_rows(engine: sa.Engine) -> dict[str, tuple[str, int, str]]:
+    """Quarantine rows by file name: (path, seen_count, message)."""
+    with transaction(engine) as session:
+        return {
+            Path(q.path).name: (q.path, q.seen_count, q.message)
+            for q in session.scalars(sa.select(Quarantine))
+        }
+
+
+def test_a_file_that_cannot_be_moved_is_not_recorded_and_is_taken_once_later(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    notes = inbox / "notes.txt"
+    notes.write_text("driver's notes")
+    assert scan_inbox(db_engine, inbox, detect=False) == []  # first sight
+
+    def cannot_move(source: str, target: str) -> str:
+        raise PermissionError(errno.EACCES, "Permission denied", target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "move", cannot_move)
+        assert scan_inbox(db_engine, inbox, detect=False) == []
+
+    # Still in the inbox, and no row names a file in quarantine/ that is not there.
+    assert notes.exists() and not (tmp_path / "quarantine" / "notes.txt").exists()
+    assert quarantine_rows(db_engine) == {}
+
+    scan_inbox(db_engine, inbox, detect=False)  # the move works now
+
+    moved = tmp_path / "quarantine" / "notes.txt"
+    assert not notes.exists() and moved.read_text() == "driver's notes"
+    [(path, seen, message)] = quarantine_rows(db_engine).values()
+    assert (path, seen) == (str(moved), 1)  # recorded once, where the file is
+    assert f"moved to {moved}" in message
+    before = counts(db_engine)
+    assert scan_inbox(db_engine, inbox, detect=False) == []
+    assert counts(db_engine) == before
+
+
+def test_a_name_taken_while_moving_is_recorded_with_the_name_the_file_got(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "run.mp4").write_bytes(b"\0" * 64)
+    (inbox / "run.gpx").write_text("<gpx/>")
+    scan_inbox(db_engine, inbox, default_survey="bus-4")  # first sight
+    chosen = inbox_module.inbox_destination
+    taken: list[Path] = []
+
+    def raced(path: Path, root: Path | str, folder: str) -> Path:
+        """The free name chosen, then taken by another scanner before the move."""
+        target = chosen(path, root, folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("another scanner's file")
+        taken.append(target)
+        return target
+
+    monkeypatch.setattr(inbox_module, "inbox_destination", raced)
+    scan_inbox(db_engine, inbox, default_survey="bus-4")
+
+    quarantine = tmp_path / "quarantine"
+    assert sorted(taken) == [quarantine / "run.gpx", quarantine / "run.mp4"]
+    assert all(t.read_text() == "another scanner's file" for t in taken)  # not overwritten
+    rows = quarantine_rows(db_engine)
+    assert len(rows) == 2 and not {t.name for t in taken} & set(rows)
+    by_suffix = {Path(path).suffix: (Path(path), message) for path, _, message in rows.values()}
+    video, video_message = by_suffix[".mp4"]
+    track, track_message = by_suffix[".gpx"]
+    # Each row names the file that was moved, where it really is.
+    assert video.read_bytes() == b"\0" * 64 and track.read_text() == "<gpx/>"
+    assert video.parent == track.parent == quarantine
+    assert f"moved to {video}" in video_message and f"moved to {track}" in track_message
+    assert f"wastemap ingest-video {video} --track {track} --survey bus-4" in video_message
+
+
+def test_files_whose_quarantine_rows_cannot_be_written_go_back_to_the_inbox(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    notes = inbox / "notes.txt"
+    notes.write_text("driver's notes")
+    scan_inbox(db_engine, inbox, detect=False)  # first sight
+
+    def database_down(**_kwargs: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO quarantine", {}, Exception("server closed"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module.quarantine_queries, "record", database_down)
+        with pytest.raises(sa.exc.OperationalError):
+            scan_inbox(db_engine, inbox, detect=False)
+
+    assert notes.exists() and not (tmp_path / "quarantine" / "notes.txt").exists()
+    assert quarantine_rows(db_engine) == {}
+    scan_inbox(db_engine, inbox, detect=False)
+    moved = tmp_path / "quarantine" / "notes.txt"
+    [(path, seen, _message)] = quarantine_rows(db_engine).values()
+    assert not notes.exists() and (path, seen) == (str(moved), 1)

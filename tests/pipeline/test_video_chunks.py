@@ -1,5 +1,5 @@
 """``ingest-video`` stores frames in chunks while decoding goes on, and keeps what it picked
-before a decoding error or Ctrl-C."""
+before a decoding error or Ctrl-C (also a Ctrl-C while a chunk is being stored)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import datetime as dt
 import errno
 import itertools
 import json
-from collections.abc import Iterator
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -251,3 +254,166 @@ def test_queue_sends_each_chunk_as_it_is_picked(
     assert len(sent) == 3 and {chunk for _, chunk in sent} == {0}
     assert batch_sizes(db_url) == [3, 3, 2]
     assert stored(db_url) == []  # the workers store them
+
+
+@pytest.fixture(params=["postgis", "sqlite"])
+def any_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The CLI's database, empty and at the latest migration, on each backend in turn."""
+    if request.param == "postgis":
+        url = request.getfixturevalue("postgis_at_head")
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            tables = conn.scalars(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename NOT IN ('alembic_version', 'spatial_ref_sys')"
+                )
+            ).all()
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("WASTEMAP_DATABASE_URL", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return url
+
+
+class NothingFound:
+    """A detector that finds nothing; ``during[n]`` runs inside its n-th call (1-based), that
+    is while the n-th chunk is being stored."""
+
+    model_version = "test-nothing-1"
+    class_names: Sequence[str] = ("__background__", "bottle")
+
+    def __init__(self, during: dict[int, Callable[[], None]] | None = None) -> None:
+        self.metadata: dict[str, Any] = {}
+        self.during = during or {}
+        self.calls = 0
+
+    def detect_paths(self, paths: Sequence[Path], *, batch_size: int = 4) -> list[list[Any]]:
+        self.calls += 1
+        if self.calls in self.during:
+            self.during[self.calls]()
+        return [[] for _ in paths]
+
+
+def ctrl_c() -> None:
+    """Press Ctrl-C: Python runs the SIGINT handler before this returns."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def raise_keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def ingest_video_detecting(
+    video: Path, gpx: Path, frames: Path, detector: NothingFound, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """``wastemap ingest-video`` with the detector on (the storing step runs ``detector``)."""
+    monkeypatch.setattr(cli_ingest, "_detector", lambda cfg, model: detector)
+    result = runner.invoke(
+        app,
+        [
+            "ingest-video",
+            str(video),
+            "--track",
+            str(gpx),
+            "--frames-dir",
+            str(frames),
+            "--chunk-size",
+            "4",
+            "--json",
+        ],
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def database_state(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    queries = {
+        "images": "SELECT count(*) FROM images",
+        "distinct_images": "SELECT count(DISTINCT sha256) FROM images",
+        "batches": "SELECT count(*) FROM batches",
+        "unfinished_batches": "SELECT count(*) FROM batches WHERE status <> 'done'",
+        "pending_items": "SELECT count(*) FROM batch_items WHERE state = 'pending'",
+        "detection_runs": "SELECT count(*) FROM detection_runs",
+    }
+    try:
+        with engine.connect() as conn:
+            return {k: int(conn.execute(sa.text(q)).scalar_one()) for k, q in queries.items()}
+    finally:
+        engine.dispose()
+
+
+def test_ctrl_c_while_a_chunk_is_stored_lets_the_chunk_finish(
+    tmp_path: Path, any_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    frames = tmp_path / "frames"
+    # Ctrl-C while the second chunk (frames 5-8 of 24) is being detected.
+    detector = NothingFound({2: ctrl_c})
+
+    code, out, err = ingest_video_detecting(video, gpx, frames, detector, monkeypatch)
+
+    assert code == 130, err
+    assert json.loads(out)["ingested"] == 8
+    message = " ".join(err.split())
+    assert "Ctrl-C: finishing the chunk of 4 frames being stored, then stopping" in message
+    assert f"{video}: reading stopped by Ctrl-C; the 8 frames picked before it were stored" in (
+        message
+    )
+    assert detector.calls == 2  # reading stopped after the chunk
+    state = database_state(any_db_url)
+    assert state["images"] == state["distinct_images"] == state["detection_runs"] == 8
+    assert state["batches"] == 2 and state["unfinished_batches"] == state["pending_items"] == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [raise_keyboard_interrupt, lambda: (ctrl_c(), ctrl_c())],
+    ids=["interrupted", "ctrl-c-twice"],
+)
+def test_a_chunk_abandoned_by_ctrl_c_is_stored_once_by_the_next_run(
+    tmp_path: Path,
+    any_db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupt: Callable[[], None],
+) -> None:
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    frames = tmp_path / "frames"
+    # Interrupted while the third chunk (frames 9-12 of 24) is being detected.
+    code, out, err = ingest_video_detecting(
+        video, gpx, frames, NothingFound({3: interrupt}), monkeypatch
+    )
+
+    assert code == 130, err
+    assert json.loads(out)["ingested"] == 8
+    message = " ".join(err.split())
+    assert (
+        f"{video}: Ctrl-C while storing a chunk of 4 frames: that chunk was not stored (its "
+        "batch was withdrawn; nothing of it is in the database); the 8 frames picked before it "
+        f"were stored. Its frames stay in {frames}: run the same command again, or "
+        f"`wastemap ingest {frames} --survey drive`, to store them (the frames already stored "
+        "are counted as duplicates, never stored twice)"
+    ) in message
+    assert len(list(frames.glob("*.jpg"))) == 12  # the abandoned chunk's frames are kept
+    state = database_state(any_db_url)
+    assert state["images"] == state["distinct_images"] == 8
+    # No batch is left pending: the abandoned chunk's batch was withdrawn.
+    assert state["batches"] == 2 and state["unfinished_batches"] == state["pending_items"] == 0
+
+    code, out, err = ingest_video_detecting(video, gpx, frames, NothingFound(), monkeypatch)
+
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["ingested"], summary["duplicates"]) == (16, 8)
+    state = database_state(any_db_url)
+    assert state["images"] == state["distinct_images"] == state["detection_runs"] == 24
+    assert state["unfinished_batches"] == state["pending_items"] == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
