@@ -31,7 +31,7 @@ from pipeline import database as dbm
 from pipeline.batches import ingest_files, submit
 from pipeline.detection import load_detector
 from pipeline.ingest import IngestOptions, discover
-from pipeline.queue import client, send_chunk
+from pipeline.queue import WORKER_QUEUES, client, send_chunk
 
 ADMIN_URL = os.environ.get("WASTEMAP_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 BROKER = os.environ.get("WASTEMAP_BENCH_BROKER", "redis://127.0.0.1:6379/9")
@@ -122,7 +122,7 @@ def with_workers(
                         "-c",
                         "1",
                         "-Q",
-                        "wastemap",
+                        WORKER_QUEUES,
                         "--prefetch-multiplier",
                         "1",
                         "-O",

@@ -9,7 +9,8 @@ stores everything exactly once. :func:`run_in_process` runs every chunk here; wo
 :func:`process_chunk` from a Celery task.
 
 A run holds the chunk's lock (a PostgreSQL advisory lock, gone with its connection), so a second
-delivery of a chunk that is running elsewhere returns at once without counting an attempt; and a
+delivery of a chunk that is running elsewhere returns at once without counting an attempt, and a
+task that gives up on a chunk never marks it failed while another copy runs it; and a
 worker's run touches the chunk's pending items every heartbeat, so that :func:`requeue_stale`
 (beat) re-sends only chunks that are neither running nor possibly still waiting in the queue.
 """
@@ -196,7 +197,7 @@ def _process_claimed(
     if claim is None:
         return result
     if max_attempts is not None and claim.attempts > max_attempts:
-        mark_chunk_failed(
+        _mark_failed_locked(
             engine,
             batch_id=batch_id,
             chunk=chunk,
@@ -513,10 +514,26 @@ def _move_files(jobs: list[_Job], destinations: dict[int, Path]) -> None:
             move_inbox_file(job.path, destinations[job.item_id])
 
 
-def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str) -> None:
+def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str) -> bool:
     """After the retries: the chunk's pending items end as failed, each in the quarantine with
     reason ``processing_failed`` and the error, so the batch completes instead of looping. Inbox
-    files move to ``quarantine/`` beside the inbox (else the next scan would take them again)."""
+    files move to ``quarantine/`` beside the inbox (else the next scan would take them again).
+
+    Holds the chunk's lock, as a run does (:func:`process_chunk`): while another copy of the
+    chunk's task runs it (a late duplicate, a copy beat re-sent), nothing is marked and False is
+    returned; that run stores the chunk, or fails and ends it itself. Items already stored when
+    the lock is taken stay as they are. True when this call settled the chunk's pending items (none
+    left is fine too)."""
+    with _chunk_lock(engine, batch_id, chunk) as mine:
+        if not mine:
+            log.info("chunk %s/%s is running elsewhere; it is left to that run", batch_id, chunk)
+            return False
+        _mark_failed_locked(engine, batch_id=batch_id, chunk=chunk, message=message)
+        return True
+
+
+def _mark_failed_locked(engine: Engine, *, batch_id: str, chunk: int, message: str) -> None:
+    """:func:`mark_chunk_failed` once this process holds the chunk's lock."""
     moves: list[tuple[Path, Path]] = []
     with transaction(engine) as session:
         batch = batch_queries.get(db_session=session, batch_id=batch_id)

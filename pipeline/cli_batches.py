@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from db import batches as batch_queries
 from db.engine import transaction
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
+from pipeline.queue import WORKER_QUEUES, send_chunk
 from pipeline.queue import client as queue_client
-from pipeline.queue import send_chunk
 from pipeline.settings import Settings
 
 batches_app = typer.Typer(help="Follow and manage ingestion batches.", no_args_is_help=True)
@@ -188,7 +188,10 @@ def worker(
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Worker processes."),
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
-    """Start a Celery worker (reads WASTEMAP_BROKER_URL and WASTEMAP_DATABASE_URL)."""
+    """Start a Celery worker (reads WASTEMAP_BROKER_URL and WASTEMAP_DATABASE_URL).
+
+    It consumes the chunk queue and beat's queue (wastemap, wastemap.maintenance).
+    """
     _celery(
         "worker",
         "--concurrency",
@@ -196,7 +199,7 @@ def worker(
         "--loglevel",
         loglevel,
         "--queues",
-        "wastemap",
+        WORKER_QUEUES,
         "--prefetch-multiplier",
         "1",
         "-O",

@@ -6,20 +6,28 @@ are a lazy default (:meth:`celery.Celery.add_defaults`), so importing this modul
 Crash safety: ``acks_late`` with ``reject_on_worker_lost`` (a task whose worker dies is delivered
 again), prefetch 1 (a worker holds one chunk at a time), and a beat job that re-sends chunks whose
 task was lost altogether (a broker restart without persistence). Re-running a chunk is always safe.
+
+Queues: chunk tasks go to ``wastemap``, beat's tasks to ``wastemap.maintenance`` (so the length of
+the chunk queue, which tells beat whether queued chunks were lost, counts chunks only); every worker
+consumes both (:data:`pipeline.queue.WORKER_QUEUES`), a worker started with an older command line
+that names only ``wastemap`` included (:class:`ConsumeMaintenanceQueue`).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init, worker_process_shutdown
+from kombu import Exchange, Queue
 
-from pipeline.queue import QUEUE, REQUEUE_STALE, SCAN_INBOX
+from pipeline.queue import MAINTENANCE_QUEUE, QUEUE, REQUEUE_STALE, SCAN_INBOX, WORKER_QUEUES
 from pipeline.settings import get_settings
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+log = logging.getLogger(__name__)
 
 
 def config_from_settings() -> dict[str, Any]:
@@ -66,10 +74,45 @@ class RecordPoolSize(bootsteps.Step):
         tasks.set_pool_processes(int(processes))
 
 
+class ConsumeMaintenanceQueue(bootsteps.Step):
+    """A worker that takes chunk tasks takes beat's tasks too.
+
+    Before beat's tasks had a queue of their own, workers were started with ``--queues wastemap``
+    (``celery -A workers.app worker -Q wastemap``, in systemd units or scripts written then): such
+    a worker adds ``wastemap.maintenance`` and says so, instead of leaving beat's inbox scans and
+    re-sending of lost chunks waiting in a queue nobody reads. Runs after ``--queues`` and
+    ``--exclude-queues`` are applied, before the worker starts consuming.
+    """
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        queues = parent.app.amqp.queues
+        consumed = set(queues.consume_from)
+        if QUEUE in consumed and MAINTENANCE_QUEUE not in consumed:
+            queues.select_add(queues[MAINTENANCE_QUEUE])
+            log.warning(
+                "this worker was started to consume only the %r queue; beat's tasks (inbox scans, "
+                "re-sending lost chunks) go to %r, so it consumes that one too. Start workers "
+                "with `wastemap worker` or `celery -A workers.app worker --queues %s`",
+                QUEUE,
+                MAINTENANCE_QUEUE,
+                WORKER_QUEUES,
+            )
+
+
 def create_app() -> Celery:
     app = Celery("wastemap", include=["workers.tasks"])
     app.conf.update(
         task_default_queue=QUEUE,
+        # a worker started without --queues consumes both
+        task_queues=[
+            Queue(name, Exchange(name), routing_key=name) for name in (QUEUE, MAINTENANCE_QUEUE)
+        ],
+        # beat's tasks never sit in the chunk queue, whose length workers.tasks.queue_length counts
+        task_routes={
+            REQUEUE_STALE: {"queue": MAINTENANCE_QUEUE},
+            SCAN_INBOX: {"queue": MAINTENANCE_QUEUE},
+        },
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -88,6 +131,7 @@ def create_app() -> Celery:
     )
     app.add_defaults(config_from_settings)  # a promise: read when the configuration is first used
     app.steps["worker"].add(RecordPoolSize)
+    app.steps["worker"].add(ConsumeMaintenanceQueue)
     return app
 
 

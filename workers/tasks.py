@@ -130,10 +130,11 @@ def process_chunk(self: Any, batch_id: str, chunk: int) -> dict[str, Any]:
                 reset_process_state()  # reconnect from scratch on the next try
             raise self.retry(exc=exc, countdown=countdown) from exc
         log.error("chunk %s/%s failed %d times: %s", batch_id, chunk, retries + 1, exc)
-        batches.mark_chunk_failed(
+        # under the chunk's lock: a copy of this task running the chunk now is left to finish it
+        failed = batches.mark_chunk_failed(
             _engine(), batch_id=batch_id, chunk=chunk, message=f"{type(exc).__name__}: {exc}"
         )
-        return {"batch": batch_id, "chunk": chunk, "failed": True}
+        return {"batch": batch_id, "chunk": chunk, "failed": failed, "already_running": not failed}
     return {
         "batch": batch_id,
         "chunk": chunk,
@@ -166,9 +167,10 @@ def send_chunk(batch_id: str, chunk: int) -> None:
 
 
 def queue_length(*, celery: Any = None) -> int | None:
-    """Messages waiting in the broker's chunk queue (of ``celery``, default this app): 0 when the
-    broker has no such queue (it restarted without persistence and no worker has declared it
-    again), None when it cannot be asked (logged)."""
+    """Chunk tasks waiting in the broker's chunk queue (of ``celery``, default this app): 0 when
+    the broker has no such queue (it restarted without persistence and no worker has declared it
+    again), None when it cannot be asked (logged). Beat's own tasks wait in another queue
+    (``MAINTENANCE_QUEUE``, see ``workers.app``), so they are never counted as chunks."""
     celery = celery or app
     try:
         with celery.connection_for_read() as connection, connection.channel() as channel:

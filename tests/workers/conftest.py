@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from pipeline import database as dbm
 from pipeline._exif import build_exif, splice_exif
+from pipeline.queue import WORKER_QUEUES
 from tests.workers.services import CeleryProcess, PostgresCluster, RedisServer
 
 T0 = dt.datetime(2026, 11, 20, 8, 0, 0, tzinfo=dt.UTC)
@@ -51,6 +53,48 @@ def pg_url(private_postgres: PostgresCluster) -> str:
     return private_postgres.url
 
 
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[sa.Engine]:
+    """An engine on the emptied private PostGIS database."""
+    from db.engine import create_engine
+
+    engine = create_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def services_env(
+    pg_url: str, private_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Settings for worker and beat processes that need no detector (batches submitted with
+    ``detect=False``), also set in this test process; the broker is emptied first."""
+    redis.Redis.from_url(private_redis.url).flushdb()
+    (tmp_path / "inbox").mkdir(exist_ok=True)
+    settings = {
+        "WASTEMAP_DATABASE_URL": pg_url,
+        "WASTEMAP_BROKER_URL": private_redis.url,
+        "WASTEMAP_REQUEUE_AFTER_S": "2",  # beat sends its requeue task every second
+        "WASTEMAP_HEARTBEAT_S": "1",
+        "WASTEMAP_INBOX": str(tmp_path / "inbox"),
+        "WASTEMAP_INBOX_SCAN_SECONDS": "1",
+        "WASTEMAP_NUM_THREADS": "1",
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WASTEMAP_")}
+    return {**environment, **settings, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def processes() -> Iterator[list[CeleryProcess]]:
+    """Celery processes a test starts itself (``CeleryProcess(...)``), stopped after it."""
+    started: list[CeleryProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path | None:
     """The detector the tests run: the shipped model (None), or WASTEMAP_TEST_MODEL."""
@@ -87,9 +131,20 @@ def celery(worker_env: dict[str, str], tmp_path: Path) -> Iterator[callable]:
     """Start worker/beat processes; every one still running is stopped after the test."""
     started: list[CeleryProcess] = []
 
-    def start(kind: str = "worker", *, concurrency: int = 1, env: dict | None = None):
+    def start(
+        kind: str = "worker",
+        *,
+        concurrency: int = 1,
+        env: dict | None = None,
+        queues: str = WORKER_QUEUES,
+    ):
         proc = CeleryProcess(
-            kind, env or worker_env, tmp_path, f"{kind}{len(started)}", concurrency=concurrency
+            kind,
+            env or worker_env,
+            tmp_path,
+            f"{kind}{len(started)}",
+            concurrency=concurrency,
+            queues=queues,
         ).start()
         started.append(proc)
         return proc

@@ -18,6 +18,8 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
+from pipeline.queue import WORKER_QUEUES
+
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -157,10 +159,16 @@ class PostgresCluster:
 
 class CeleryProcess:
     """``celery -A workers.app worker|beat`` in its own process group (so kill -9 takes the
-    pool children too)."""
+    pool children too). A worker consumes ``queues`` (``wastemap worker``'s by default)."""
 
     def __init__(
-        self, kind: str, env: dict[str, str], logdir: Path, name: str, concurrency: int = 1
+        self,
+        kind: str,
+        env: dict[str, str],
+        logdir: Path,
+        name: str,
+        concurrency: int = 1,
+        queues: str = WORKER_QUEUES,
     ) -> None:
         self.kind, self.env, self.name = kind, env, name
         self.log_path = logdir / f"{name}.log"
@@ -174,7 +182,7 @@ class CeleryProcess:
                 "--concurrency",
                 str(concurrency),
                 "--queues",
-                "wastemap",
+                queues,
                 "--prefetch-multiplier",
                 "1",
                 "-O",
