@@ -427,7 +427,7 @@ def plan_site_routes(
     if windows is not None and shift_start is not None:
         applied = apply_time_windows(sites, windows, shift_start=shift_start)
         sites = applied.sites
-        note = windows_note(applied.not_planned)
+        note = windows_note(applied.not_planned, windows.attrs.get("source", "the windows file"))
         notes = (note,) if note else ()
     plan = plan_routes(
         sites,

@@ -234,13 +234,21 @@ class RoutePlan:
             ["vehicle", "sequence", *[c for c in columns if c not in ("vehicle", "sequence")]]
         ]
         if self.shift_start is not None:
-            start = dt.datetime.combine(dt.date(2000, 1, 1), self.shift_start)
             frame.insert(
                 frame.columns.get_loc("arrival_min") + 1,
                 "arrival",
-                [f"{start + dt.timedelta(minutes=float(m)):%H:%M}" for m in frame["arrival_min"]],
+                [clock_time(self.shift_start, float(m)) for m in frame["arrival_min"]],
             )
         return frame
+
+
+def clock_time(shift_start: dt.time, minutes: float) -> str:
+    """The clock time ``minutes`` after ``shift_start``, ``HH:MM``, with ``(+N day)`` when it
+    falls on a later day than the shift's start."""
+    start = dt.datetime.combine(dt.date(2000, 1, 1), shift_start)
+    when = start + dt.timedelta(minutes=minutes)
+    days = (when.date() - start.date()).days
+    return f"{when:%H:%M}" + (f" (+{days} day{'s' if days > 1 else ''})" if days else "")
 
 
 def _plain(value: Any) -> Any:
@@ -500,17 +508,28 @@ def _unservable(
                 f"the round trip takes {minutes:.0f} min, longer than the {request.shift_s / 60:g}"
                 "-min shift; raise --max-minutes",
             )
-        elif (
-            request.tw_late_s is not None
-            and np.isfinite(request.tw_late_s[i])
-            and there[i] > request.tw_late_s[i]
-        ):
-            reasons[i] = (
-                "time_window",
-                f"its window closes {request.tw_late_s[i] / 60:g} min into the shift but the "
-                f"drive there takes {there[i] / 60:.0f} min",
-            )
+        elif (window := _window_reason(i, there[i], back[i], request)) is not None:
+            reasons[i] = ("time_window", window)
     return reasons
+
+
+def _window_reason(i: int, there: float, back: float, request: _Request) -> str | None:
+    """Why site ``i``'s time window rules it out whatever the other sites do, or None."""
+    late = request.tw_late_s[i] if request.tw_late_s is not None else np.nan
+    if np.isfinite(late) and there > late:
+        return (
+            f"its window closes {late / 60:g} min into the shift but the drive there takes "
+            f"{there / 60:.0f} min"
+        )
+    early = request.tw_early_s[i] if request.tw_early_s is not None else 0.0
+    if request.shift_s is not None and max(there, early) + request.service_s[i] + back > (
+        request.shift_s
+    ):
+        return (
+            f"its window opens {early / 60:g} min into the shift: serving it and driving back "
+            f"would end after the {request.shift_s / 60:g}-min shift"
+        )
+    return None
 
 
 def _nothing_servable(reasons: dict[int, tuple[str, str]], n: int, request: _Request) -> str:

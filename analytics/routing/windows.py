@@ -11,9 +11,11 @@ time), e.g. a market square that can only be cleared before the stalls open::
 A window that closes at or before the time it opens runs past midnight. Sites missing from the
 file can be served at any time. The route planner counts time from the start of the shift, so
 :func:`apply_time_windows` turns clock times into the ``tw_start_min``/``tw_end_min`` columns
-of :func:`analytics.routing.plan_routes` (minutes after the shift starts). A window that ends
-before the shift starts is taken to be the next day's, which a shift rarely reaches: the plan
-then leaves that site out with the reason ``time_window``.
+of :func:`analytics.routing.plan_routes` (minutes after the shift starts): a window already open
+when the shift starts counts from the start; one that closed before it counts from its next
+opening (the next day), which a shift with a longest-route limit rarely reaches (the plan then
+leaves that site out with the reason ``time_window``), while a shift without a limit serves it
+then, its stop's arrival reading ``HH:MM (+1 day)``. Times are whole minutes (seconds dropped).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def read_time_windows(source: str | Path | bytes, *, name: str | None = None) ->
             ) from None
         opens = parse_clock(row["opens"], what=f"{where}: opens")
         closes = parse_clock(row["closes"], what=f"{where}: closes")
-        if opens == closes:
+        if _minutes(opens) == _minutes(closes):
             raise TimeWindowError(
                 f"{where}: site {site} opens and closes at {opens:%H:%M}; leave the site out of "
                 "the file to allow any time"
@@ -110,11 +112,13 @@ def read_time_windows(source: str | Path | bytes, *, name: str | None = None) ->
             )
         seen[site] = line
         rows.append((site, opens, closes))
-    return pd.DataFrame(rows, columns=list(_COLUMNS)).astype({"site": "int64"})
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS)).astype({"site": "int64"})
+    frame.attrs["source"] = label  # named in what the planner is told about it
+    return frame
 
 
 def _minutes(t: dt.time) -> int:
-    return t.hour * 60 + t.minute + (1 if t.second >= 30 else 0)
+    return t.hour * 60 + t.minute
 
 
 @dataclass(frozen=True)
@@ -138,9 +142,9 @@ def apply_time_windows(
     by_site: dict[int, tuple[float, float]] = {}
     for site, opens, closes in windows[list(_COLUMNS)].itertuples(index=False):
         length = (_minutes(closes) - _minutes(opens)) % _DAY_MIN or _DAY_MIN
-        begin = _minutes(opens) - start  # may be negative: opened before the shift
-        if begin + length <= 0:  # closed before the shift starts: the next day's window
-            begin += _DAY_MIN
+        begin = (_minutes(opens) - start) % _DAY_MIN  # its next opening, from the shift start
+        if begin + length > _DAY_MIN:  # still open from yesterday (22:00-07:00 at 06:00)
+            begin -= _DAY_MIN
         by_site[int(site)] = (float(max(begin, 0)), float(begin + length))
     out = sites.copy()
     ids = out["site"].astype("int64")

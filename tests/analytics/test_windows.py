@@ -10,6 +10,7 @@ import pytest
 
 from analytics.errors import TimeWindowError
 from analytics.routing import apply_time_windows, parse_clock, read_time_windows
+from analytics.routing.plan import clock_time
 
 
 def _windows(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
@@ -33,6 +34,29 @@ def test_clock_times_become_minutes_after_the_shift_start() -> None:
     assert out.loc[2, ["tw_start_min", "tw_end_min"]].tolist() == [960, 1200]
     assert out.loc[3, ["tw_start_min", "tw_end_min"]].tolist() == [1320, 1380]
     assert math.isnan(out.loc[4, "tw_start_min"]) and math.isnan(out.loc[4, "tw_end_min"])
+
+
+@pytest.mark.parametrize(
+    ("shift", "opens", "closes", "expected"),
+    [
+        (dt.time(6, 0), "23:00", "07:00", (0, 60)),  # open overnight, still open at the start
+        (dt.time(1, 0), "22:00", "02:00", (0, 60)),  # a night shift inside an evening window
+        (dt.time(22, 30), "22:00", "02:00", (0, 210)),
+        (dt.time(6, 0), "06:00", "06:30", (0, 30)),
+        (dt.time(6, 0), "05:59", "06:00", (1439, 1440)),  # closed at the start: tomorrow's
+    ],
+)
+def test_windows_around_the_shift_start(shift, opens, closes, expected) -> None:
+    out = apply_time_windows(
+        pd.DataFrame({"site": [1]}), _windows([(1, opens, closes)]), shift_start=shift
+    ).sites
+    assert (out.loc[0, "tw_start_min"], out.loc[0, "tw_end_min"]) == expected
+
+
+def test_arrival_clock_times_say_when_a_later_day_is_meant() -> None:
+    assert clock_time(dt.time(6, 0), 90) == "07:30"
+    assert clock_time(dt.time(22, 0), 150.4) == "00:30 (+1 day)"
+    assert clock_time(dt.time(6, 0), 2 * 1440) == "06:00 (+2 days)"
 
 
 def test_sites_of_the_file_not_in_the_plan_are_reported() -> None:

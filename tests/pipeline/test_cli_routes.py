@@ -445,26 +445,29 @@ def test_routes_plan_keeps_the_sites_time_windows(
     ids = [s.id for s in _sites(db_engine)]
     windows = tmp_path / "windows.csv"
     # the first site opens an hour into the shift (07:00); the second closed a minute after the
-    # crews left, before any vehicle can get there; 999 is no site
+    # crews left, before any vehicle can get there; the third closed before the shift started
+    # (its next opening is after the 3-hour shift); 999 is no site
     windows.write_text(
-        f"site,opens,closes\n{ids[0]},07:00,08:00\n{ids[1]},05:00,06:01\n999,10:00,11:00\n"
+        f"site,opens,closes\n{ids[0]},07:00,08:00\n{ids[1]},05:00,06:01\n"
+        f"{ids[2]},05:00,05:30\n999,10:00,11:00\n"
     )
     out = tmp_path / "routes.csv"
     base = ["routes", "plan", "--depot", DEPOT, "--vehicles", "1", "--capacity", "100"]
     args = [*base, "--out", str(out), "--seconds", "0.3", "--windows", str(windows)]
+    args += ["--max-minutes", "180"]
     result = runner.invoke(app, [*args, "--shift-start", "06:00", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["shift_start"] == "06:00"
-    assert [u["site"] for u in summary["unserved"]] == [ids[1]]
-    assert summary["unserved"][0]["reason"] == "time_window"
-    assert "999" in summary["notes"][0]
+    assert sorted(u["site"] for u in summary["unserved"]) == [ids[1], ids[2]]
+    assert {u["reason"] for u in summary["unserved"]} == {"time_window"}
+    assert "999" in summary["notes"][0] and str(windows) in summary["notes"][0]
     stops = pyogrio.read_dataframe(out)
     stops = stops[stops["kind"] == "stop"]
     first = stops[stops["site"].astype(float).astype(int) == ids[0]].iloc[0]
     assert float(first["arrival_min"]) >= 60 and first["arrival"] >= "07:00"
     assert first["arrival"] <= "08:00"
-    assert sorted(stops["site"].astype(float).astype(int)) == sorted(set(ids) - {ids[1]})
+    assert sorted(stops["site"].astype(float).astype(int)) == sorted(set(ids) - set(ids[1:3]))
 
     missing_start = runner.invoke(app, args)
     assert missing_start.exit_code == 2
