@@ -30,6 +30,7 @@ def _page(file: str, title: str, icon: str, *, default: bool = False) -> st.Page
 
 
 state.write_login_cookie()
+state.show_flash()
 # the login is checked once per run; the page's state.require reuses it
 with state.login_for_this_run() as user:
     if user is None:

@@ -106,6 +106,21 @@ def _user_this_run() -> AuthenticatedUser | None:
     return current_user()
 
 
+FLASH_KEY = "flash_message"
+
+
+def flash(message: str) -> None:
+    """Show ``message`` as a warning at the top of the next run's page, whichever it is (the
+    login page included): for callbacks whose user may not see the page they clicked on."""
+    st.session_state[FLASH_KEY] = message
+
+
+def show_flash() -> None:
+    """Show (once) the message :func:`flash` left for this run, if any."""
+    if message := st.session_state.pop(FLASH_KEY, None):
+        st.warning(message, icon=":material/warning:")
+
+
 def log_in(user: AuthenticatedUser) -> None:
     """Start a login for ``user`` (who just gave their password) and have the browser keep it."""
     hours = settings().dashboard_login_hours

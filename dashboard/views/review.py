@@ -52,7 +52,8 @@ def decide(detection_id: int, status: str, reviewer: str, label: str | None = No
     nothing."""
     user = state.current_user()
     if user is None or not user.can("reviewer") or user.username != reviewer:
-        st.session_state[ERROR_KEY] = (
+        # shown on whatever page comes next (the login page, or one without Review)
+        state.flash(
             f"Your decision on detection {detection_id} ({status}) was **not saved**: your login "
             "ended or no longer has the reviewer role. Log in again as a reviewer."
         )

@@ -192,6 +192,11 @@ def test_a_decision_after_the_reviewer_role_was_taken_away_is_not_stored(app_env
         accept.click().run()
         with transaction(engine) as session:
             assert session.get(Detection, detection).review_status == "unreviewed"
+        # told so on the page that comes next (Review is gone from a viewer's navigation)
+        assert not at.exception, at.exception
+        assert "was **not saved**: your login ended or no longer has the reviewer role" in (
+            " ".join(w.value for w in at.warning)
+        )
     finally:
         with transaction(engine) as session:
             user_queries.set_role(db_session=session, username="reviewer", role="reviewer")
