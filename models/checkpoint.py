@@ -8,8 +8,11 @@ Like torchvision's weight enums, a checkpoint carries its metadata beside its we
 ``metrics``      last evaluation (``map``, ``map50``, ``per_class`` ...)
 ``data``         training data (path, format, sha256, images, boxes per class)
 ``recipe``       training settings (epochs, optimizer, augmentation, seed, command)
-``model``        the ``state_dict`` (fp32, or fp16 in exported files)
-``training``     optimizer/scheduler/RNG state and epoch, only in resumable run checkpoints
+``model``        the ``state_dict`` (fp32, or fp16 in exported files); with ``--ema-decay``, the
+                 moving average of the weights (what was evaluated and is shipped)
+``training``     optimizer/scheduler/RNG state and epoch, only in resumable run checkpoints;
+                 with EMA also ``raw_model`` (the weights the optimizer trains) and
+                 ``ema_updates`` (the average's step count)
 """
 
 from __future__ import annotations

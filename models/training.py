@@ -465,6 +465,13 @@ def _start_ema(
     """The weight average of a run (``None`` without ``ema_decay``), restored when resuming."""
     if not recipe.ema_decay:
         return None
+    if not 0 < recipe.ema_decay < 1:
+        raise ValueError(
+            f"--ema-decay {recipe.ema_decay:g}: give a decay between 0 and 1 (e.g. 0.999: the "
+            "average spans about 1,000 steps), or 0 for no averaging"
+        )
+    if state is not None and "raw_model" not in state["training"]:
+        LOG.info("resuming a run that kept no weight average: the average starts here")
     training = state["training"] if state is not None else {}
     ema = ModelEMA(
         model,

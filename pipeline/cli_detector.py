@@ -157,7 +157,8 @@ def train(
         float,
         typer.Option(
             "--ema-decay",
-            help="Evaluate and ship a moving average of the weights (e.g. 0.999; 0 = off).",
+            help="Evaluate and ship a moving average of the weights (e.g. 0.999; 0 = off; "
+            "--resume keeps the run's).",
         ),
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shlex
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +15,7 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -28,7 +31,7 @@ from db import map_queries
 from db import surveys as survey_queries
 from db.engine import transaction
 from db.map_queries import REVIEW_STATUSES, MapFilter
-from db.schema import BatchItem
+from db.schema import BatchItem, Detection
 from models.taxonomy import CATEGORIES, check_category, recyclable
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
 from pipeline.batches import DEFAULT_CHUNK_SIZE, ingest_files, submit
@@ -191,8 +194,8 @@ def ingest_video(
     as it goes (stop it with Ctrl-C, or --max-frames). Ctrl-C or a decoding error stops the
     reading; every frame picked before it is still stored, then the command exits with the error
     (code 2; 130 after Ctrl-C). A Ctrl-C while a chunk is being stored lets that chunk finish
-    first; a second one abandons it: nothing of it is stored, its batch is withdrawn, and running
-    the same command again stores it (exactly once). The track is read once: for a live stream,
+    first; a second one abandons it: nothing of it is stored, its batch is withdrawn, and the
+    message says how to store its frames (exactly once). The track is read once: for a live stream,
     frames decoded after its last fix cannot be placed and are counted as outside the track.
     """
     cfg = settings()
@@ -272,7 +275,8 @@ class _CtrlCHeld:
     def _handler(self, _signum: int, _frame: FrameType | None) -> None:
         self.pressed += 1
         if self.pressed == 1:
-            err_console.print(self.note, highlight=False)
+            # os.write, not print: the handler may interrupt a write to stderr in progress
+            os.write(2, f"{self.note}\n".encode())
         elif self.abortable:
             raise KeyboardInterrupt
 
@@ -315,6 +319,7 @@ class _VideoChunkStore:
         self.frames_dir = frames_dir
         self.queue, self.wait, self.detect = queue, wait, detect
         self.chunk_size, self.as_json = chunk_size, as_json
+        self.model = model
         self.detector = _detector(cfg, model) if detect and not queue else None
         self.report = IngestReport(survey=self.survey)
         self.abandoned = 0  #: frames picked but not stored: their chunk was interrupted
@@ -367,6 +372,8 @@ class _VideoChunkStore:
         came before the batch was recorded): withdraw the batch unless its storing transaction
         committed, so that no pending batch is left behind and a later run stores the frames
         exactly once. Returns what became of the chunk, for the user."""
+        if batch_id is None:  # Ctrl-C may have come between the batch's commit and its id
+            batch_id = self._pending_batch_of(files)
         if batch_id is not None:
             with transaction(self.engine) as session:
                 batch = batch_queries.get(db_session=session, batch_id=batch_id)
@@ -378,7 +385,10 @@ class _VideoChunkStore:
                 if batch is not None:
                     session.delete(batch)  # its items go with it; none of them is stored
         self.abandoned += len(files)
-        command = f"`wastemap ingest {self.frames_dir} --survey {self.survey}`"
+        options = [] if self.detect else ["--no-detect"]
+        options += ["--model", str(self.model)] if self.model is not None and self.detect else []
+        words = ["wastemap", "ingest", str(self.frames_dir), "--survey", self.survey, *options]
+        command = f"`{shlex.join(words)}`"
         run = command if is_live(self.source) else f"the same command again, or {command},"
         self.resume_hint = (
             f"Its frames stay in {self.frames_dir}: run {run} to store them (the frames already "
@@ -389,9 +399,37 @@ class _VideoChunkStore:
             "not stored (its batch was withdrawn; nothing of it is in the database)"
         )
 
+    def _pending_batch_of(self, files: list[Path]) -> str | None:
+        """The batch recorded for exactly ``files`` whose items are all still pending, if any."""
+        paths = {str(Path(f).absolute()) for f in files}
+        with transaction(self.engine) as session:
+            rows = session.execute(
+                sa.select(BatchItem.batch_id, BatchItem.path, BatchItem.state).where(
+                    BatchItem.path.in_(paths)
+                )
+            ).all()
+        by_batch: dict[str, list[tuple[str, str]]] = {}
+        for batch_id, path, state in rows:
+            by_batch.setdefault(batch_id, []).append((path, state))
+        for batch_id, items in by_batch.items():
+            if {p for p, _ in items} == paths and all(st == "pending" for _, st in items):
+                return batch_id
+        return None
+
     def _count_stored(self, items: list[BatchItem], batch_id: str) -> None:
         """Add a chunk whose storing ended just before Ctrl-C to the report, from its items."""
         self.report.batch_id = batch_id
+        image_ids = [i.image_id for i in items if i.state == "stored" and i.image_id is not None]
+        if image_ids:
+            with transaction(self.engine) as session:
+                self.report.detections += int(
+                    session.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(Detection)
+                        .where(Detection.image_id.in_(image_ids))
+                    )
+                    or 0
+                )
         for item in items:
             if item.state == "stored":
                 self.report.ingested += 1

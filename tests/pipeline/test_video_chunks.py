@@ -349,7 +349,10 @@ def database_state(url: str) -> dict[str, int]:
 
 
 def test_ctrl_c_while_a_chunk_is_stored_lets_the_chunk_finish(
-    tmp_path: Path, any_db_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    any_db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     video = make_video(tmp_path / "drive.mp4")
     gpx = straight_track(tmp_path / "drive.gpx")
@@ -362,7 +365,9 @@ def test_ctrl_c_while_a_chunk_is_stored_lets_the_chunk_finish(
     assert code == 130, err
     assert json.loads(out)["ingested"] == 8
     message = " ".join(err.split())
-    assert "Ctrl-C: finishing the chunk of 4 frames being stored, then stopping" in message
+    # the signal handler writes its note straight to the process's stderr
+    note = " ".join(capfd.readouterr().err.split())
+    assert "Ctrl-C: finishing the chunk of 4 frames being stored, then stopping" in note
     assert f"{video}: reading stopped by Ctrl-C; the 8 frames picked before it were stored" in (
         message
     )
@@ -417,3 +422,40 @@ def test_a_chunk_abandoned_by_ctrl_c_is_stored_once_by_the_next_run(
     assert state["images"] == state["distinct_images"] == state["detection_runs"] == 24
     assert state["unfinished_batches"] == state["pending_items"] == 0
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_right_after_a_chunk_batch_was_recorded_withdraws_it(
+    tmp_path: Path, any_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is committed before its id reaches the report: an interrupt in between still
+    finds and withdraws it, and the resume command keeps --no-detect."""
+    from pipeline import batches as batches_module
+
+    real_submit = batches_module.submit
+    calls = {"n": 0}
+
+    def submit_then_interrupted(*args: Any, **kwargs: Any) -> str:
+        batch_id = real_submit(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return batch_id
+
+    monkeypatch.setattr(batches_module, "submit", submit_then_interrupted)
+    video = make_video(tmp_path / "drive.mp4")
+    gpx = straight_track(tmp_path / "drive.gpx")
+    frames = tmp_path / "frames dir"
+    result = runner.invoke(
+        app,
+        [
+            *["ingest-video", str(video), "--track", str(gpx), "--frames-dir", str(frames)],
+            *["--chunk-size", "4", "--no-detect", "--json"],
+        ],
+    )
+    assert result.exit_code == 130, result.stderr
+    message = " ".join(result.stderr.split())
+    assert "its batch was withdrawn" in message
+    assert f"`wastemap ingest '{frames}' --survey drive --no-detect`" in message
+    state = database_state(any_db_url)
+    assert state["images"] == 4
+    assert state["batches"] == 1 and state["unfinished_batches"] == state["pending_items"] == 0
