@@ -7,13 +7,15 @@ Celery worker process and dashboard session sees the environment it was started 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from analytics.ground import DASH_CAMERA, CameraModel
-from analytics.sites import SiteParams
+from analytics.camera import DASH_CAMERA, CameraModel
+
+if TYPE_CHECKING:
+    from analytics.sites import SiteParams
 
 
 class Settings(BaseSettings):
@@ -168,6 +170,8 @@ class Settings(BaseSettings):
 
     def site_params(self, **overrides: Any) -> SiteParams:
         """Site clustering parameters: the defaults with ``site_min_score``, then ``overrides``."""
+        from analytics.sites import SiteParams  # scipy and pandas: only when sites are built
+
         return SiteParams(**{"min_score": self.site_min_score, **overrides})
 
     def camera_model(self) -> CameraModel:
