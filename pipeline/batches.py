@@ -13,6 +13,18 @@ delivery of a chunk that is running elsewhere returns at once without counting a
 task that gives up on a chunk never marks it failed while another copy runs it; and a
 worker's run touches the chunk's pending items every heartbeat, so that :func:`requeue_stale`
 (beat) re-sends only chunks that are neither running nor possibly still waiting in the queue.
+
+Inbox batches move each file to ``processed/`` or ``quarantine/`` beside the inbox (a chunk that
+keeps failing: ``quarantine/``) before the chunk's transaction, which then records the path each
+file really got (a name taken meanwhile gets a timestamp). A file that cannot be moved is not
+recorded: its item stays pending, the file stays where it is, and the chunk's next run (beat
+re-sends it) takes it, once. The moves are planned in a journal in the inbox
+(``.wastemap-chunk-BATCH-CHUNK.json``: each file's planned place and sha256) written before the
+first move and removed once the transaction has committed. A run that dies, or whose transaction
+fails, between the moves and the commit leaves its files moved and their items pending: the next
+run finds each file from the journal, by its content, and stores it where it is, exactly once.
+Nothing is moved back after a failed transaction (a commit that only seemed to fail would leave
+records naming paths where the files no longer are); the next run repairs it.
 """
 
 from __future__ import annotations
@@ -20,8 +32,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import glob
 import hashlib
+import json
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +77,7 @@ class ChunkOutcome:
     already_done: bool = False
     already_running: bool = False  #: a run elsewhere holds the chunk: nothing done, no attempt
     batch_finished: bool = False
+    left_pending: int = 0  #: inbox files that could not be moved: not stored, tried again later
 
 
 def submit(
@@ -121,11 +137,16 @@ class _Job:
     """One pending item on its way through a chunk."""
 
     item_id: int
-    path: Path
+    path: Path  #: the item's path, as submitted (in the inbox, for an inbox batch)
     sha256: str | None = None
     outcome: Accepted | Rejected | None = None
     duplicate: bool = False
     detections: list[dict[str, Any]] | None = None
+    #: where the file is now: ``path``, unless a run that died moved it (see :func:`_recover`)
+    where: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.where = self.path
 
 
 @dataclass(frozen=True)
@@ -197,18 +218,23 @@ def _process_claimed(
     if claim is None:
         return result
     if max_attempts is not None and claim.attempts > max_attempts:
-        _mark_failed_locked(
+        failed = _mark_failed_locked(
             engine,
             batch_id=batch_id,
             chunk=chunk,
             message=f"started {claim.attempts} times without finishing (workers crashed or "
             "were killed while processing it); check the files and the worker logs",
         )
-        result.quarantined["processing_failed"] = len(claim.jobs)
+        if failed:
+            result.quarantined["processing_failed"] = failed
+        result.left_pending = len(claim.jobs) - failed
         return result
     if claim.detect and detector is None:
         raise ValueError(f"batch {batch_id} asks for detection but no detector was given")
     jobs = claim.jobs
+    journal = _journal_path(claim.source, batch_id, chunk) if claim.kind == "inbox" else None
+    if journal is not None:
+        _recover(jobs, journal)
     # The heartbeat stops before the storing transaction, which updates the same rows.
     with _heartbeat(engine, batch_id, chunk, every_s=heartbeat_s):
         payloads = _read_all(jobs)
@@ -224,14 +250,27 @@ def _process_claimed(
         if claim.detect:
             assert detector is not None
             _detect_all(jobs, stored, detected, detector, detect_batch_size)
-        destinations = _inbox_destinations(jobs, claim.source) if claim.kind == "inbox" else {}
+        placed: dict[int, Path] = {}
+        left: set[int] = set()
+        if journal is not None:  # moved first, then recorded where they are
+            placed, left = _move_out(
+                jobs, inbox=claim.source, journal=journal, folder_of=_folder_of
+            )
     with transaction(engine) as session:
-        _store(session, jobs, claim.survey_id, mv_id, destinations, result)
+        _store(
+            session,
+            [j for j in jobs if j.item_id not in left],
+            claim.survey_id,
+            mv_id,
+            placed,
+            result,
+        )
         result.batch_finished = batch_queries.finish_if_complete(
             db_session=session, batch_id=batch_id
         )
-    if destinations:
-        _move_files(jobs, destinations)
+    result.left_pending = len(left)
+    if journal is not None:
+        _settle_journal(journal, left, f"{batch_id}/{chunk}")
     if result.stored or result.detections:
         _update_sites(engine, result)
     return result
@@ -313,6 +352,8 @@ def _claim(engine: Engine, batch_id: str, chunk: int, result: ChunkOutcome) -> _
         pending = [i for i in items if i.state == "pending"]
         if not pending:  # done before (a redelivered task)
             result.already_done = True
+            if batch.kind == "inbox":  # left by a run that died just after its commit
+                _discard_journal(_journal_path(batch.source, batch_id, chunk))
             result.batch_finished = batch_queries.finish_if_complete(
                 db_session=session, batch_id=batch_id
             )
@@ -332,7 +373,7 @@ def _claim(engine: Engine, batch_id: str, chunk: int, result: ChunkOutcome) -> _
 def _read_all(jobs: list[_Job]) -> dict[int, bytes]:
     payloads: dict[int, bytes] = {}
     for job in jobs:
-        data, job.sha256, error = _read(job.path)
+        data, job.sha256, error = _read(job.where)
         if data is None:
             job.outcome = Rejected(job.path, None, "unreadable", error or "")
         else:
@@ -382,7 +423,7 @@ def _detect_all(
         if (new or unseen) and job.sha256 not in wanted:
             wanted[job.sha256 or ""] = job
     to_detect = list(wanted.values())
-    results = detect_files(detector, [j.path for j in to_detect], batch_size=batch_size)
+    results = detect_files(detector, [j.where for j in to_detect], batch_size=batch_size)
     for job, found in zip(to_detect, results, strict=True):
         if isinstance(found, DetectionFailure):
             job.outcome = Rejected(job.path, job.sha256, "corrupt", found.message)
@@ -404,15 +445,17 @@ def _store(
     jobs: list[_Job],
     survey_id: int,
     mv_id: int | None,
-    destinations: dict[int, Path],
+    placed: dict[int, Path],
     result: ChunkOutcome,
 ) -> None:
+    """Write the chunk's results; ``placed``: where inbox files are now (moved, or found where a
+    run that died had moved them), the paths to record."""
     accepted = [j for j in jobs if isinstance(j.outcome, Accepted) and not j.duplicate]
     rows = []
     for job in accepted:
         row = image_row(job.outcome, survey_id=survey_id)  # type: ignore[arg-type]
-        if job.item_id in destinations:
-            row["original_path"] = str(destinations[job.item_id])
+        if job.item_id in placed:
+            row["original_path"] = str(placed[job.item_id])
         rows.append(row)
     inserted = image_queries.create_many(db_session=session, rows=rows)
     quarantine_queries.resolve(db_session=session, sha256s=inserted)
@@ -422,7 +465,7 @@ def _store(
         if isinstance(job.outcome, Rejected):
             quarantine_queries.record(
                 db_session=session,
-                path=str(destinations.get(job.item_id, job.path)),
+                path=str(placed.get(job.item_id, job.path)),
                 reason=job.outcome.reason,
                 message=job.outcome.message,
                 sha256=job.outcome.sha256,
@@ -460,8 +503,8 @@ def _store(
 def inbox_destination(path: Path, inbox: Path | str, folder: str) -> Path:
     """Where inbox file ``path`` goes: ``folder`` (``processed`` or ``quarantine``) beside the
     inbox, keeping the path below the inbox. A name already taken there gets a UTC timestamp
-    before its suffix, so nothing is ever overwritten; the path returned is free now, and is the
-    one to store before the file moves."""
+    before its suffix, so nothing is ever overwritten. The path returned is free now, but may be
+    taken before the file moves: record the path :func:`move_inbox_file` returns, never this."""
     root = Path(inbox)
     try:
         relative = path.relative_to(root)
@@ -480,8 +523,9 @@ def _free_name(plain: Path) -> Path:
 
 def move_inbox_file(path: Path, target: Path) -> Path | None:
     """Move ``path`` to ``target`` (from :func:`inbox_destination`), never overwriting; returns
-    where it went, or None when it is no longer there (moved by an earlier run) or cannot be
-    moved (logged: the other files of its chunk still move)."""
+    where it went (a timestamped name when ``target`` was taken meanwhile), or None when it is no
+    longer there or cannot be moved (logged; the caller records nothing for it, so it is tried
+    again later)."""
     if not path.exists():
         return None
     try:
@@ -491,33 +535,175 @@ def move_inbox_file(path: Path, target: Path) -> Path | None:
             log.warning("%s: %s was taken meanwhile; moved to %s instead", path, chosen, target)
         shutil.move(str(path), str(target))
     except OSError as exc:
-        log.error("cannot move %s to %s (%s); move it by hand", path, target, exc)
+        log.error("cannot move %s to %s (%s); it stays where it is", path, target, exc)
         return None
     return target
 
 
-def _inbox_destinations(jobs: list[_Job], inbox: str) -> dict[int, Path]:
-    """Where each inbox file still there goes once its chunk is stored (see
-    :func:`inbox_destination`)."""
+def _folder_of(job: _Job) -> str:
+    return "quarantine" if isinstance(job.outcome, Rejected) else "processed"
+
+
+def _journal_path(inbox: str, batch_id: str, chunk: int) -> Path:
+    """The chunk's journal of moves (see the module doc): hidden, so no scan takes it."""
+    return Path(inbox) / f".wastemap-chunk-{batch_id}-{chunk}.json"
+
+
+def _move_out(
+    jobs: list[_Job], *, inbox: str, journal: Path, folder_of: Callable[[_Job], str]
+) -> tuple[dict[int, Path], set[int]]:
+    """Move the chunk's files out of the inbox, each to ``folder_of(job)`` beside it, the plan
+    written to ``journal`` first. Returns where each file is now (the path to record), and the
+    items to leave pending, unrecorded: a file that cannot be moved or is gone since it was read,
+    and a copy of such a file within the chunk (its image is stored with the file it copies). A
+    file already in its folder (moved there by a run that died) stays there."""
+    plan, left = _plan_moves(jobs, inbox, folder_of)
+    movable = True
+    if any(target != job.where for job, target in plan):
+        try:
+            _write_journal(journal, {job.item_id: _entry(job, target) for job, target in plan})
+        except OSError as exc:
+            log.error("cannot write %s (%s): the files stay where they are, pending", journal, exc)
+            movable = False
+    placed: dict[int, Path] = {}
+    held = {j.sha256 for j in jobs if j.item_id in left and _is_new_image(j)}  # left pending
+    for job, target in plan:
+        if job.duplicate and job.sha256 in held:
+            left.add(job.item_id)  # a copy in the chunk waits for the file it copies
+        elif target == job.where:
+            placed[job.item_id] = target
+        elif movable and (moved := move_inbox_file(job.where, target)) is not None:
+            placed[job.item_id] = moved
+        else:
+            left.add(job.item_id)
+        if job.item_id in left and _is_new_image(job):
+            held.add(job.sha256)
+    return placed, left
+
+
+def _is_new_image(job: _Job) -> bool:
+    """Whether the job stores a new image (its copies in the chunk are its duplicates)."""
+    return isinstance(job.outcome, Accepted) and not job.duplicate
+
+
+def _plan_moves(
+    jobs: list[_Job], inbox: str, folder_of: Callable[[_Job], str]
+) -> tuple[list[tuple[_Job, Path]], set[int]]:
+    """Each file there and where it goes, in the chunk's order; and the items whose file is gone
+    since it was read (left pending: the next run tells). A file never read and not there
+    (unreadable) is neither: it is recorded as it is."""
+    root = Path(inbox).parent
+    plan: list[tuple[_Job, Path]] = []
+    gone: set[int] = set()
+    for job in jobs:
+        if not job.where.exists():
+            if job.sha256 is not None:
+                gone.add(job.item_id)
+            continue
+        folder = folder_of(job)
+        if job.where.is_relative_to(root / folder):  # moved there by a run that died
+            plan.append((job, job.where))
+        else:
+            plan.append((job, inbox_destination(job.path, inbox, folder)))
+    return plan, gone
+
+
+def _entry(job: _Job, target: Path) -> dict[str, Any]:
+    """A journal entry: where the file is, where it goes, and what it holds."""
     return {
-        job.item_id: inbox_destination(
-            job.path, inbox, "quarantine" if isinstance(job.outcome, Rejected) else "processed"
-        )
-        for job in jobs
-        if job.path.exists()
+        "from": str(job.where),
+        "to": str(target),
+        "sha256": job.sha256,
+        "size": _size(job.where),
     }
 
 
-def _move_files(jobs: list[_Job], destinations: dict[int, Path]) -> None:
+def _write_journal(path: Path, entries: dict[int, dict[str, Any]]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp")
+    with tmp.open("w") as handle:
+        json.dump({str(k): v for k, v in entries.items()}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _settle_journal(journal: Path, left: set[int], chunk: str) -> None:
+    """After the chunk's commit: its journal goes, unless files were left pending (it still says
+    where they are for the next run)."""
+    if not left:
+        _discard_journal(journal)
+        return
+    log.warning(
+        "chunk %s: %d inbox files could not be moved; they stay pending, unrecorded, and the "
+        "chunk runs again later (beat re-sends it)",
+        chunk,
+        len(left),
+    )
+
+
+def _discard_journal(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cannot remove %s (%s); it is no longer needed", path, exc)
+
+
+def _recover(jobs: list[_Job], journal: Path) -> None:
+    """Find the files a run that died (or whose transaction failed) had moved before its commit:
+    each job's ``where`` becomes the place its journal entry names whose content is the one
+    planned (its size and sha256), else stays ``path``."""
+    try:
+        entries = json.loads(journal.read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        log.error("cannot read %s (%s); files it names are not looked for", journal, exc)
+        return
     for job in jobs:
-        if job.item_id in destinations:
-            move_inbox_file(job.path, destinations[job.item_id])
+        entry = entries.get(str(job.item_id))
+        if entry is not None:
+            job.where = _located(entry) or job.path
+
+
+def _located(entry: dict[str, Any]) -> Path | None:
+    """Where the file of a journal entry is: where it was, where it was going, or (the name was
+    taken meanwhile) that name with a timestamp, the newest first."""
+    places = [Path(entry["from"]), Path(entry["to"])]
+    if entry.get("sha256") is None:  # never read: where it is, if anywhere
+        return next((p for p in places if p.is_file()), None)
+    places += sorted(places[1].parent.glob(_renamed_pattern(places[1])), reverse=True)
+    return next(
+        (p for p in places if _size(p) == entry.get("size") and _sha256_of(p) == entry["sha256"]),
+        None,
+    )
+
+
+def _renamed_pattern(target: Path) -> str:
+    """The names :func:`move_inbox_file` gives instead of ``target`` when it is taken."""
+    return f"{glob.escape(target.stem)}.*{glob.escape(target.suffix)}"
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _sha256_of(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str) -> bool:
     """After the retries: the chunk's pending items end as failed, each in the quarantine with
     reason ``processing_failed`` and the error, so the batch completes instead of looping. Inbox
-    files move to ``quarantine/`` beside the inbox (else the next scan would take them again).
+    files move to ``quarantine/`` beside the inbox (else the next scan would take them again),
+    and are recorded where they are; one that cannot be moved stays pending, unrecorded, for the
+    chunk's next run (see the module doc).
 
     Holds the chunk's lock, as a run does (:func:`process_chunk`): while another copy of the
     chunk's task runs it (a late duplicate, a copy beat re-sent), nothing is marked and False is
@@ -532,24 +718,35 @@ def mark_chunk_failed(engine: Engine, *, batch_id: str, chunk: int, message: str
         return True
 
 
-def _mark_failed_locked(engine: Engine, *, batch_id: str, chunk: int, message: str) -> None:
-    """:func:`mark_chunk_failed` once this process holds the chunk's lock."""
-    moves: list[tuple[Path, Path]] = []
+def _mark_failed_locked(engine: Engine, *, batch_id: str, chunk: int, message: str) -> int:
+    """:func:`mark_chunk_failed` once this process holds the chunk's lock; returns how many items
+    it marked failed. Inbox files move first and are then recorded where they are."""
+    journal: Path | None = None
+    placed: dict[int, Path] = {}
+    left: set[int] = set()
     with transaction(engine) as session:
         batch = batch_queries.get(db_session=session, batch_id=batch_id)
         if batch is None:
-            return
+            return 0
         pending = [
             i
             for i in batch_queries.chunk_items(db_session=session, batch_id=batch_id, chunk=chunk)
             if i.state == "pending"
         ]
-        for item in pending:
+        jobs = [_Job(item_id=i.id, path=Path(i.path)) for i in pending]
+        if batch.kind == "inbox" and jobs:
+            journal = _journal_path(batch.source, batch_id, chunk)
+            _recover(jobs, journal)
+            for job in jobs:  # what the journal names, to find it again
+                job.sha256 = _sha256_of(job.where)
+            placed, left = _move_out(
+                jobs, inbox=batch.source, journal=journal, folder_of=lambda _job: "quarantine"
+            )
+        failed = [i for i in pending if i.id not in left]
+        for item in failed:
             text = f"{item.path}: processing failed after {item.attempts} attempts: {message}"
-            path = Path(item.path)
-            if batch.kind == "inbox" and path.exists():
-                path = inbox_destination(Path(item.path), batch.source, "quarantine")
-                moves.append((Path(item.path), path))
+            path = placed.get(item.id, Path(item.path))
+            if item.id in placed:
                 text += f"; moved to {path}, put it back in the inbox to try again"
             quarantine_queries.record(
                 db_session=session,
@@ -561,12 +758,13 @@ def _mark_failed_locked(engine: Engine, *, batch_id: str, chunk: int, message: s
         batch_queries.set_item_states(
             db_session=session,
             updates=[
-                {"id": i.id, "state": "failed", "reason": "processing_failed"} for i in pending
+                {"id": i.id, "state": "failed", "reason": "processing_failed"} for i in failed
             ],
         )
         batch_queries.finish_if_complete(db_session=session, batch_id=batch_id)
-    for source, target in moves:
-        move_inbox_file(source, target)
+    if journal is not None:
+        _settle_journal(journal, left, f"{batch_id}/{chunk}")
+    return len(failed)
 
 
 def run_in_process(

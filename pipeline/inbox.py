@@ -3,8 +3,9 @@
 A scan takes the files whose size and modification time have not changed since the previous
 scan (a file still being copied waits for the next one), skips files already pending in a batch,
 and submits the images (JPEG, PNG, HEIC/HEIF) as one batch per survey: files directly in the inbox
-go to the default survey, files in a sub-folder to the survey named after it. Once a chunk is
-stored its files move to ``processed/`` or ``quarantine/`` beside the inbox, and a chunk that
+go to the default survey, files in a sub-folder to the survey named after it. As a chunk is
+stored its files move to ``processed/`` or ``quarantine/`` beside the inbox (moved, then recorded
+where they landed), and a chunk that
 keeps failing moves its files to ``quarantine/`` too (see :mod:`pipeline.batches`). Any other
 file (a video, a GPS track) goes straight to ``quarantine/``, recorded with reason
 ``unsupported_type`` and a message naming the command that ingests it. Nothing is ever deleted.

@@ -1,11 +1,15 @@
-"""Batches without workers: chunk bookkeeping, bounded attempts, lost-chunk requeue, the inbox
-(each test runs on PostGIS and on SQLite)."""
+"""Batches without workers: chunk bookkeeping, bounded attempts, lost-chunk requeue, the inbox,
+its moves and their repair after a crash (each test runs on PostGIS and on SQLite)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import hashlib
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -239,3 +243,253 @@ def test_a_copy_delivered_while_the_chunk_runs_counts_no_attempt(
     # The lock was released at the end: a late copy finds the chunk done, not running.
     late = process_chunk(db_engine, batch_id=batch_id, chunk=0, options=IngestOptions())
     assert late.already_done and not late.already_running
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def corrupt(path: Path, fill: int = 1) -> Path:
+    """A JPEG cut short after its first marker: refused (quarantine/), not stored."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff\xd8\xff" + bytes([fill]) * 200)
+    return path
+
+
+def inbox_chunk(engine: sa.Engine, inbox: Path) -> tuple[str, int]:
+    """Scan the inbox twice (files are taken once seen unchanged): its one batch and chunk."""
+    assert scan_inbox(engine, inbox, detect=False) == []
+    [(batch_id, [chunk])] = scan_inbox(engine, inbox, detect=False)
+    return batch_id, chunk
+
+
+def recorded(engine: sa.Engine) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
+    """Images (sha256: original_path) and quarantine rows (sha256: (path, seen_count))."""
+    with transaction(engine) as session:
+        images = {i.sha256: i.original_path for i in session.scalars(sa.select(Image))}
+        rows = {q.sha256: (q.path, q.seen_count) for q in session.scalars(sa.select(Quarantine))}
+    return images, rows
+
+
+def item_states(engine: sa.Engine) -> dict[str, str]:
+    with transaction(engine) as session:
+        return {Path(i.path).name: i.state for i in session.scalars(sa.select(BatchItem))}
+
+
+def journals(inbox: Path) -> list[Path]:
+    return list(inbox.glob(".wastemap-chunk-*"))
+
+
+def fail_moving(*names: str) -> Callable[[str, str], str]:
+    """``shutil.move`` that cannot move files of these names (permissions, a full disk)."""
+    real_move = shutil.move
+
+    def move(source: str, target: str) -> str:
+        if Path(source).name in names:
+            raise PermissionError(errno.EACCES, "Permission denied", source)
+        return real_move(source, target)
+
+    return move
+
+
+class Killed(BaseException):
+    """The worker dies where this is raised (SIGKILL, out of memory): nothing after it runs and
+    its open transaction is rolled back."""
+
+
+def die(*_args: object, **_kwargs: object) -> None:
+    raise Killed
+
+
+def test_an_inbox_file_that_cannot_be_moved_is_not_recorded_and_the_next_run_takes_it_once(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    processed, quarantine = tmp_path / "processed", tmp_path / "quarantine"
+    files = photos(inbox, 3)
+    bad = corrupt(inbox / "bad.jpg")
+    content = {p.name: sha256(p) for p in [*files, bad]}
+    batch_id, chunk = inbox_chunk(db_engine, inbox)
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "move", fail_moving("p1.jpg", "bad.jpg"))
+        first = process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+
+    # Still in the inbox, and no row names a place in processed/ or quarantine/ for them.
+    assert files[1].exists() and bad.exists()
+    assert sorted(p.name for p in processed.iterdir()) == ["p0.jpg", "p2.jpg"]
+    assert not (quarantine / "bad.jpg").exists()
+    images, rows = recorded(db_engine)
+    assert images == {content[n]: str(processed / n) for n in ("p0.jpg", "p2.jpg")}
+    assert rows == {}
+    assert (first.stored, first.quarantined, first.left_pending) == (2, {}, 2)
+    assert item_states(db_engine) == {
+        "p0.jpg": "stored",
+        "p1.jpg": "pending",
+        "p2.jpg": "stored",
+        "bad.jpg": "pending",
+    }
+    for _ in range(2):  # pending: no scan takes them again
+        assert scan_inbox(db_engine, inbox, detect=False) == []
+
+    again = process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+
+    assert (again.stored, again.duplicates, again.left_pending) == (1, 0, 0)
+    assert sum(again.quarantined.values()) == 1
+    assert not files[1].exists() and not bad.exists()
+    images, rows = recorded(db_engine)
+    assert images == {content[p.name]: str(processed / p.name) for p in files}
+    assert rows == {content["bad.jpg"]: (str(quarantine / "bad.jpg"), 1)}
+    assert all(sha256(Path(path)) == sha for sha, path in images.items())
+    assert sha256(quarantine / "bad.jpg") == content["bad.jpg"]
+    assert set(item_states(db_engine).values()) == {"stored", "quarantined"}
+    with transaction(db_engine) as session:
+        assert batch_queries.get(db_session=session, batch_id=batch_id).status == "done"
+    assert journals(inbox) == []
+    for _ in range(2):
+        assert scan_inbox(db_engine, inbox, detect=False) == []
+    assert recorded(db_engine) == (images, rows)
+
+
+def test_a_name_taken_while_moving_is_recorded_as_the_name_the_file_got(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    processed, quarantine = tmp_path / "processed", tmp_path / "quarantine"
+    [photo] = photos(inbox, 1)
+    bad = corrupt(inbox / "bad.jpg")
+    content = {p.name: sha256(p) for p in (photo, bad)}
+    batch_id, chunk = inbox_chunk(db_engine, inbox)
+    chosen = pipeline_batches.inbox_destination
+    taken: list[Path] = []
+
+    def raced(path: Path, root: Path | str, folder: str) -> Path:
+        """The free name chosen, then taken by another worker before the file moves."""
+        target = chosen(path, root, folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("another worker's file")
+        taken.append(target)
+        return target
+
+    monkeypatch.setattr(pipeline_batches, "inbox_destination", raced)
+    outcome = process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+
+    assert outcome.stored == 1 and sum(outcome.quarantined.values()) == 1
+    assert sorted(taken) == [processed / "p0.jpg", quarantine / "bad.jpg"]
+    assert all(t.read_text() == "another worker's file" for t in taken)  # not overwritten
+    assert not photo.exists() and not bad.exists()
+    images, rows = recorded(db_engine)
+    [image_path] = [Path(p) for p in images.values()]
+    [(row_path, seen)] = rows.values()
+    # Each row names the file's real, timestamped place (p0.20261120T...jpg), not the one taken.
+    assert image_path.parent == processed and image_path not in taken
+    assert image_path.name.startswith("p0.2") and image_path.suffix == ".jpg"
+    assert sha256(image_path) == content["p0.jpg"] and content["p0.jpg"] in images
+    assert Path(row_path).parent == quarantine and Path(row_path) not in taken and seen == 1
+    assert sha256(Path(row_path)) == content["bad.jpg"] and content["bad.jpg"] in rows
+
+
+def test_a_run_that_dies_between_moving_and_committing_is_repaired_by_the_next_run(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    processed, quarantine = tmp_path / "processed", tmp_path / "quarantine"
+    files = photos(inbox, 2)
+    bad = corrupt(inbox / "bad.jpg")
+    content = {p.name: sha256(p) for p in [*files, bad]}
+    batch_id, chunk = inbox_chunk(db_engine, inbox)
+    with monkeypatch.context() as patch:  # dies as the chunk's transaction ends: rolled back
+        patch.setattr(pipeline_batches.batch_queries, "finish_if_complete", die)
+        with pytest.raises(Killed):
+            process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+
+    # Moved, not recorded: the items are still pending, so no scan takes anything again.
+    assert not any(p.exists() for p in [*files, bad])
+    assert recorded(db_engine) == ({}, {})
+    assert set(item_states(db_engine).values()) == {"pending"}
+    assert journals(inbox) != []
+    # Meanwhile the camera reuses a name: a new photo p0.jpg arrives in the inbox.
+    newer = write_image(inbox / "p0.jpg", color=(9, 200, 9), exif=make_exif(lat=60.2, lon=24.9))
+    assert scan_inbox(db_engine, inbox, detect=False) == []  # pending, and new
+
+    # The task is delivered again (acks_late) or beat re-sends it: it finds the moved files.
+    again = process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+
+    assert (again.stored, again.duplicates, again.left_pending) == (2, 0, 0)
+    assert sum(again.quarantined.values()) == 1
+    images, rows = recorded(db_engine)
+    assert images == {content[p.name]: str(processed / p.name) for p in files}
+    assert rows == {content["bad.jpg"]: (str(quarantine / "bad.jpg"), 1)}
+    assert sorted(p.name for p in processed.iterdir()) == ["p0.jpg", "p1.jpg"]  # moved once
+    assert [p.name for p in quarantine.iterdir()] == ["bad.jpg"]
+    assert journals(inbox) == []
+    assert sha256(newer) != content["p0.jpg"]  # the new photo was left for the next scan
+    [(new_batch, _chunks)] = scan_inbox(db_engine, inbox, detect=False)
+    run_in_process(db_engine, new_batch, options=IngestOptions())
+    images, _rows = recorded(db_engine)
+    assert len(images) == 3 and not newer.exists()
+    assert all(sha256(Path(path)) == sha for sha, path in images.items())
+    for _ in range(2):
+        assert scan_inbox(db_engine, inbox, detect=False) == []
+    assert len(recorded(db_engine)[0]) == 3
+
+
+def test_a_journal_left_by_a_run_that_died_after_its_commit_goes_with_the_next_delivery(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, processed = tmp_path / "inbox", tmp_path / "processed"
+    [photo] = photos(inbox, 1)
+    batch_id, chunk = inbox_chunk(db_engine, inbox)
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline_batches, "_discard_journal", die)
+        with pytest.raises(Killed):
+            process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+    assert recorded(db_engine) == ({sha256(processed / "p0.jpg"): str(processed / "p0.jpg")}, {})
+    assert not photo.exists() and len(journals(inbox)) == 1
+    assert scan_inbox(db_engine, inbox, detect=False) == []  # a hidden file: never taken
+    again = process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
+    assert again.already_done and journals(inbox) == []
+
+
+def test_a_failed_chunk_records_its_inbox_files_only_once_they_are_in_quarantine(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, quarantine = tmp_path / "inbox", tmp_path / "quarantine"
+    files = photos(inbox, 2)
+    batch_id, chunk = inbox_chunk(db_engine, inbox)
+    with transaction(db_engine) as session:  # three earlier runs were killed mid-chunk
+        for _ in range(3):
+            batch_queries.bump_attempts(db_session=session, batch_id=batch_id, chunk=chunk)
+
+    def run() -> pipeline_batches.ChunkOutcome:
+        return process_chunk(
+            db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions(), max_attempts=3
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "move", fail_moving("p1.jpg"))
+        first = run()
+    assert files[1].exists() and [p.name for p in quarantine.iterdir()] == ["p0.jpg"]
+    with transaction(db_engine) as session:
+        paths = session.scalars(sa.select(Quarantine.path)).all()
+    assert paths == [str(quarantine / "p0.jpg")]  # none for p1.jpg, still in the inbox
+    assert item_states(db_engine) == {"p0.jpg": "failed", "p1.jpg": "pending"}
+    assert (first.quarantined, first.left_pending) == ({"processing_failed": 1}, 1)
+    assert scan_inbox(db_engine, inbox, detect=False) == []
+
+    with monkeypatch.context() as patch:  # the next run moves p1.jpg, then dies
+        patch.setattr(pipeline_batches.batch_queries, "finish_if_complete", die)
+        with pytest.raises(Killed):
+            run()
+    assert not files[1].exists() and (quarantine / "p1.jpg").exists()
+    assert item_states(db_engine)["p1.jpg"] == "pending"
+
+    last = run()  # finds it in quarantine/ and records it there, once
+    assert (last.quarantined, last.left_pending) == ({"processing_failed": 1}, 0)
+    assert sorted(p.name for p in quarantine.iterdir()) == ["p0.jpg", "p1.jpg"]
+    with transaction(db_engine) as session:
+        rows = {q.path: q.seen_count for q in session.scalars(sa.select(Quarantine))}
+        assert batch_queries.get(db_session=session, batch_id=batch_id).status == "done"
+    assert rows == {str(quarantine / f.name): 1 for f in files}
+    assert set(item_states(db_engine).values()) == {"failed"}
+    assert journals(inbox) == []
+    assert scan_inbox(db_engine, inbox, detect=False) == []
