@@ -163,8 +163,15 @@ def ingest_video(
     track: Path = typer.Option(
         ...,
         "--track",
-        help="GPX or CSV track of the vehicle. It is read once, at the start: for a live "
-        "stream, frames later than its last fix are counted as outside the track.",
+        help="GPX or CSV track of the vehicle. For a live stream it may still be growing (a GPS "
+        "logger appending): it is read again as it changes, and frames wait for their fixes.",
+    ),
+    track_wait: float = typer.Option(
+        10.0,
+        "--track-wait",
+        min=0.0,
+        help="Live streams: seconds a frame waits for a fix at or after its time before it is "
+        "counted as outside the track.",
     ),
     every_meters: float = typer.Option(5.0, "--every-meters", help="Metres between frames."),
     start: str = typer.Option(
@@ -195,12 +202,14 @@ def ingest_video(
     reading; every frame picked before it is still stored, then the command exits with the error
     (code 2; 130 after Ctrl-C). A Ctrl-C while a chunk is being stored lets that chunk finish
     first; a second one abandons it: nothing of it is stored, its batch is withdrawn, and the
-    message says how to store its frames (exactly once). The track is read once: for a live stream,
-    frames decoded after its last fix cannot be placed and are counted as outside the track.
+    message says how to store its frames (exactly once). For a live stream the track file is read
+    again as it grows, and each frame waits up to --track-wait seconds for a fix at or after its
+    time (a GPS logger writes a fix after the moment it describes).
     """
     cfg = settings()
     _check_broker(cfg, queue)
-    gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone))
+    timezone = ZoneInfo(cfg.camera_timezone)
+    gps_track = read_track(track, default_timezone=timezone)
     when = _parse_start(start) if start else None
     name = (
         Path(video).stem if not is_live(video) else f"live-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
@@ -218,6 +227,8 @@ def ingest_video(
         max_frames=max_frames,
         max_gap_s=cfg.max_track_gap_s,
         counts=counts,
+        follow_track=lambda: read_track(track, default_timezone=timezone),
+        track_wait_s=track_wait,
     )
     engine = database(cfg)
     try:

@@ -5,14 +5,24 @@ the clock when it was decoded); its position is the GPS track interpolated at th
 frames are written as JPEGs with that position, time and heading in their EXIF and yielded one by
 one (:func:`iter_frames`), so ``wastemap ingest-video`` sends them through the same ingestion
 pipeline as photos in chunks while decoding goes on.
+
+A live stream is ahead of its track: the GPS logger writes a fix after the moment it describes,
+so a frame decoded now has no fix yet. With ``follow_track`` (a callable that reads the track
+file again) the frames wait, up to ``track_wait_s`` seconds, until the growing file holds a fix
+at or after their time; frames that wait longer are counted as outside the track. While they
+wait, frames closer than :data:`WAITING_FRAME_INTERVAL_S` to the previous waiting one are not
+kept (at 50 km/h that is 3 m of road, finer than any ``--every-meters`` in use), which bounds
+the memory a slow logger can take.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import weakref
-from collections.abc import Generator, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +33,8 @@ from pipeline.errors import WasteMapError
 from pipeline.tracks import EARTH_RADIUS_M, Track, TrackFix
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "/dev/video")
+#: While live frames wait for their GPS fix, one is kept per this many seconds of video.
+WAITING_FRAME_INTERVAL_S = 0.2
 
 
 class VideoError(WasteMapError, ValueError):
@@ -133,6 +145,8 @@ def iter_frames(
     max_gap_s: float = 60.0,
     jpeg_quality: int = 92,
     counts: FrameSampling | None = None,
+    follow_track: Callable[[], Track] | None = None,
+    track_wait_s: float = 10.0,
 ) -> Generator[PickedFrame, None, None]:
     """Write one frame every ``every_m`` metres travelled along ``track`` into ``out_dir``,
     yielding each as soon as it is written (so a caller can store frames while decoding goes on).
@@ -147,8 +161,7 @@ def iter_frames(
     source
         A video file, or a live stream URL (rtsp://, http://, /dev/videoN).
     track
-        The vehicle's GPS track covering the recording. It is read once: for a live stream,
-        frames decoded after the track's last fix are counted as outside the track.
+        The vehicle's GPS track covering the recording.
     every_m
         Distance between picked frames, in metres along the interpolated positions.
     start
@@ -157,6 +170,13 @@ def iter_frames(
         Stop after this many picked frames (live streams run until then, or until they end).
     counts
         Updated as frames are decoded and picked (``decoded``, ``outside_track``, ``picked``).
+    follow_track
+        For a live stream whose track file grows as it is recorded: reads the file again (it
+        is called when the file changes). Without it the track is read once, and live frames
+        later than its last fix are counted as outside the track.
+    track_wait_s
+        How long, in seconds of the stream's clock, a live frame waits for a fix at or after
+        its time (with ``follow_track``).
     """
     if every_m <= 0:
         raise VideoError(f"--every-meters must be positive, got {every_m}")
@@ -191,6 +211,8 @@ def iter_frames(
         max_gap_s=max_gap_s,
         jpeg_quality=jpeg_quality,
         counts=counts if counts is not None else FrameSampling(),
+        follow=_FollowedTrack(track, follow_track) if live and follow_track else None,
+        track_wait_s=track_wait_s,
     )
     # closing a generator that never started skips its body (and the ``with container``):
     # close the video (a file handle or a stream connection) when the generator goes away
@@ -211,14 +233,20 @@ def _pick(
     max_gap_s: float,
     jpeg_quality: int,
     counts: FrameSampling,
+    follow: _FollowedTrack | None = None,
+    track_wait_s: float = 10.0,
 ) -> Generator[PickedFrame, None, None]:
     travelled = 0.0
     last: TrackFix | None = None
     stem = Path(source).stem if not live else "live"
     with container:
         try:
-            for when, frame in _frames(container, live, start):
-                counts.decoded += 1
+            frames = _counted(_frames(container, live, start), counts)
+            if follow is not None:
+                frames = _when_placed(frames, follow, wait_s=track_wait_s)
+            for when, frame in frames:
+                if follow is not None:
+                    track = follow.track
                 fix = track.locate(when, max_gap_s=max_gap_s)
                 if not isinstance(fix, TrackFix):
                     counts.outside_track += 1
@@ -244,6 +272,63 @@ def _pick(
                 f"{source}: decoding failed after {counts.decoded} frames, "
                 f"{counts.picked} of them picked ({exc})"
             ) from exc
+
+
+def _counted(
+    frames: Iterator[tuple[dt.datetime, av.VideoFrame]], counts: FrameSampling
+) -> Iterator[tuple[dt.datetime, av.VideoFrame]]:
+    for item in frames:
+        counts.decoded += 1
+        yield item
+
+
+class _FollowedTrack:
+    """A track file that grows while a live stream is read (a GPS logger appending fixes):
+    read again whenever its size or modification time changes. A read that fails (a line half
+    written) keeps the last good track; the next change reads it again."""
+
+    def __init__(self, track: Track, reread: Callable[[], Track]) -> None:
+        self.track, self._reread = track, reread
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self.track.path is None:
+            return None
+        try:
+            st = os.stat(self.track.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def refresh(self) -> None:
+        stamp = self._stat()
+        if stamp is None or stamp == self._stamp:
+            return
+        try:
+            self.track = self._reread()
+        except (WasteMapError, OSError, ValueError):
+            return
+        self._stamp = stamp
+
+
+def _when_placed(
+    frames: Iterator[tuple[dt.datetime, av.VideoFrame]],
+    follow: _FollowedTrack,
+    *,
+    wait_s: float,
+) -> Iterator[tuple[dt.datetime, av.VideoFrame]]:
+    """Live frames in order, each once the followed track reaches its time, or once it has
+    waited ``wait_s`` (then it is located as it is, and counted outside the track)."""
+    waiting: deque[tuple[dt.datetime, av.VideoFrame]] = deque()
+    for when, frame in frames:
+        if not waiting or (when - waiting[-1][0]).total_seconds() >= WAITING_FRAME_INTERVAL_S:
+            waiting.append((when, frame))
+        follow.refresh()
+        end = follow.track.end
+        while waiting and (waiting[0][0] <= end or (when - waiting[0][0]).total_seconds() > wait_s):
+            yield waiting.popleft()
+    follow.refresh()  # the stream ended: what the logger wrote last may still place some
+    yield from waiting
 
 
 def _write(

@@ -6,10 +6,12 @@ import datetime as dt
 import json
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from pipeline._exif import read_metadata
@@ -117,3 +119,109 @@ def test_ingest_video_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert summary["ingested"] == 4 and summary["survey"] == "drive"
     bad = runner.invoke(app, ["ingest-video", str(tmp_path / "nope.mp4"), "--track", str(gpx)])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+class _LiveConnection:
+    """Stands in for an RTSP connection (no camera can stream here); its frames come from the
+    test's own generator."""
+
+    def __init__(self) -> None:
+        self.streams = SimpleNamespace(video=[object()])  # one video stream, as PyAV has
+
+    def __enter__(self) -> _LiveConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _Frame:
+    def to_image(self) -> Image.Image:  # like av.VideoFrame.to_image
+        return Image.new("RGB", (64, 48), "gray")
+
+
+def _fix_line(second: int) -> str:
+    when = T0 + dt.timedelta(seconds=second)
+    return f"{when.isoformat()},{60.17 + second * 1e-4:.6f},24.94\n"  # ~11 m/s north
+
+
+def _live_stream(track_file: Path, *, logger_stops_after: int | None = None):
+    """Frames every 0.5 s from T0+1 s to T0+10.5 s; the GPS logger appends the fix of second
+    k-1 when the stream reaches second k (a fix is written after the moment it describes)."""
+
+    def frames(container, live, start):
+        for j in range(20):
+            when = T0 + dt.timedelta(seconds=1 + j / 2)
+            second = 1 + j // 2
+            if (
+                j % 2 == 0
+                and second >= 3
+                and (logger_stops_after is None or second - 1 <= logger_stops_after)
+            ):
+                with track_file.open("a") as f:
+                    f.write(_fix_line(second - 1))
+            yield when, _Frame()
+        if logger_stops_after is None:  # the last fixes arrive as the stream ends
+            with track_file.open("a") as f:
+                f.writelines(_fix_line(s) for s in range(10, 12))
+
+    return frames
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_live_frames_wait_for_the_growing_track(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: bool
+) -> None:
+    import pipeline.video as video_module
+
+    track_file = tmp_path / "live.csv"
+    track_file.write_text("timestamp,lat,lon\n" + _fix_line(0) + _fix_line(1))
+    monkeypatch.setattr(video_module.av, "open", lambda source, timeout=None: _LiveConnection())
+    monkeypatch.setattr(video_module, "_frames", _live_stream(track_file))
+    counts = video_module.FrameSampling()
+    picked = list(
+        video_module.iter_frames(
+            "rtsp://cam/1",
+            read_track(track_file),
+            tmp_path / "frames",
+            every_m=5.0,
+            counts=counts,
+            follow_track=(lambda: read_track(track_file)) if follow else None,
+        )
+    )
+    if follow:  # every frame found its fix once the logger wrote it: one every 5.5 m
+        assert (counts.decoded, counts.outside_track, counts.picked) == (20, 0, 20)
+        times = [p.captured_at for p in picked]
+        assert times == sorted(times) and times[-1] == T0 + dt.timedelta(seconds=10.5)
+        assert picked[-1].latitude == pytest.approx(60.17 + 10.5e-4)
+    else:  # read once: only the frame at the last fix known at the start is placed
+        assert (counts.decoded, counts.outside_track, counts.picked) == (20, 19, 1)
+
+
+def test_live_frames_that_wait_too_long_are_outside_the_track(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.video as video_module
+
+    track_file = tmp_path / "live.csv"
+    track_file.write_text("timestamp,lat,lon\n" + _fix_line(0) + _fix_line(1))
+    monkeypatch.setattr(video_module.av, "open", lambda source, timeout=None: _LiveConnection())
+    monkeypatch.setattr(video_module, "_frames", _live_stream(track_file, logger_stops_after=4))
+    counts = video_module.FrameSampling()
+    picked = list(
+        video_module.iter_frames(
+            "rtsp://cam/1",
+            read_track(track_file),
+            tmp_path / "frames",
+            every_m=5.0,
+            counts=counts,
+            follow_track=lambda: read_track(track_file),
+            track_wait_s=2.0,
+        )
+    )
+    # the logger's last fix is at 4 s: the frames from 1 s to 4 s are placed, the rest are not
+    assert [p.captured_at for p in picked][-1] == T0 + dt.timedelta(seconds=4)
+    assert (counts.picked, counts.outside_track) == (7, 13)
