@@ -48,6 +48,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+# DEFAULT_DISTANCE_M lives in analytics.defaults (no imports) for the CLI's help; re-exported.
+from analytics.defaults import DEFAULT_DISTANCE_M as DEFAULT_DISTANCE_M
 from analytics.errors import InvalidCoordinatesError, SiteParameterError
 
 __all__ = [
@@ -63,11 +65,6 @@ __all__ = [
     "metric_crs",
     "summarise_sites",
 ]
-
-#: Largest distance in metres between two sightings of one site. Sightings placed on the ground
-#: agree to a few metres; camera positions (frames without a heading) spread over about 20 m, as a
-#: vehicle sees the same litter from about 20 m before it until it passes.
-DEFAULT_DISTANCE_M = 30.0
 
 #: Category -> group; sightings merge into one site only within a group. Categories missing
 #: here are groups of their own.

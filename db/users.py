@@ -24,9 +24,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
+# ROLES lives in db.roles (no imports) for the CLI's help; re-exported here.
+from db.roles import ROLES as ROLES
 from db.schema import LoginSession, User, utcnow
 
-ROLES: tuple[str, ...] = ("viewer", "reviewer", "admin")
 #: Usernames of the demo accounts, one per role (``make demo`` creates them).
 DEMO_USERS: dict[str, str] = {"viewer": "viewer", "reviewer": "reviewer", "admin": "admin"}
 MIN_PASSWORD_LENGTH = 8

@@ -1,19 +1,27 @@
-"""Helpers shared by the CLI command modules: settings, database, one-line errors."""
+"""Helpers shared by the CLI command modules: settings, database, one-line errors.
+
+The command modules import only what their options need at module level (typer, pathlib, enums,
+constants from modules that import nothing heavy): everything else (pandas, SQLAlchemy, the
+detector, Celery, PyAV, ...) is imported inside the command that uses it, so that
+``wastemap --help`` starts fast. ``tests/pipeline/test_cli_imports.py`` keeps it so.
+"""
 
 from __future__ import annotations
 
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Engine
 
-from pipeline.database import open_database
 from pipeline.errors import WasteMapError
-from pipeline.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from pipeline.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +53,8 @@ def reports_errors(func: F) -> F:
 
 
 def settings() -> Settings:
+    from pipeline.settings import get_settings
+
     try:
         return get_settings()
     except Exception as exc:  # pydantic ValidationError: a bad WASTEMAP_* variable
@@ -53,6 +63,8 @@ def settings() -> Settings:
 
 def database(cfg: Settings | None = None) -> Engine:
     """The configured database, checked to be at the latest migration."""
+    from pipeline.database import open_database
+
     cfg = cfg or settings()
     return open_database(cfg.database_url)
 

@@ -53,12 +53,12 @@ from db import quarantine as quarantine_queries
 from db import surveys as survey_queries
 from db.engine import transaction
 from db.schema import utcnow
+from pipeline.defaults import DEFAULT_CHUNK_SIZE as DEFAULT_CHUNK_SIZE
 from pipeline.detection import DetectionFailure, DetectorLike, detect_files, model_version_id
 from pipeline.ingest import Accepted, IngestOptions, IngestReport, Rejected, examine, image_row
 from pipeline.sites import update_sites
 from pipeline.tracks import Track, read_track
 
-DEFAULT_CHUNK_SIZE = 16
 log = logging.getLogger(__name__)
 
 

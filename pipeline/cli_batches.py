@@ -7,24 +7,26 @@ import os
 import shutil
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from db import batches as batch_queries
-from db.engine import transaction
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
-from pipeline.queue import WORKER_QUEUES, send_chunk
-from pipeline.queue import client as queue_client
-from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from pipeline.settings import Settings
 
 batches_app = typer.Typer(help="Follow and manage ingestion batches.", no_args_is_help=True)
 
 
 def batch_status(engine: Engine, batch_id: str) -> dict[str, object]:
     """A batch's status and item counts (``done`` = stored + duplicate)."""
+    from db import batches as batch_queries
+    from db.engine import transaction
+
     with transaction(engine) as session:
         batch = batch_queries.get(db_session=session, batch_id=batch_id)
         if batch is None:
@@ -48,6 +50,14 @@ def batch_status(engine: Engine, batch_id: str) -> dict[str, object]:
 
 def follow_batch(engine: Engine, batch_id: str, *, as_json: bool, poll_s: float = 1.0) -> None:
     """A progress bar until the batch ends, then its status."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     status = batch_status(engine, batch_id)
     with Progress(
         TextColumn(f"[bold]batch {batch_id[:8]}"),
@@ -117,6 +127,9 @@ def list_batches(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The most recent batches with their progress."""
+    from db import batches as batch_queries
+    from db.engine import transaction
+
     engine = database()
     try:
         with transaction(engine) as session:
@@ -154,6 +167,11 @@ def list_batches(
 @reports_errors
 def resume(batch_id: str = typer.Argument(...)) -> None:
     """Send a batch's pending chunks to the workers again (safe: nothing is stored twice)."""
+    from db import batches as batch_queries
+    from db.engine import transaction
+    from pipeline.queue import client as queue_client
+    from pipeline.queue import send_chunk
+
     cfg = settings()
     if not cfg.broker_url:
         raise fail("resume needs a broker: set WASTEMAP_BROKER_URL")
@@ -192,6 +210,8 @@ def worker(
 
     It consumes the chunk queue and beat's queue (wastemap, wastemap.maintenance).
     """
+    from pipeline.queue import WORKER_QUEUES
+
     _celery(
         "worker",
         "--concurrency",

@@ -11,9 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from db import users as user_queries
-from db.engine import transaction
-from db.users import ROLES, UserError
+from db.roles import ROLES  # no imports: db.users (SQLAlchemy, argon2) is imported when used
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
 
 users_app = typer.Typer(help="Dashboard users and their roles.", no_args_is_help=True)
@@ -62,6 +60,9 @@ def dashboard(
     address: str = typer.Option("127.0.0.1", "--address", help="Address to listen on."),
 ) -> None:
     """Serve the dashboard (Streamlit) for the database at WASTEMAP_DATABASE_URL."""
+    from db import users as user_queries
+    from db.engine import transaction
+
     cfg = settings()
     engine = database(cfg)  # fails with a clear message when the schema is not at the head
     try:
@@ -96,6 +97,10 @@ def add(
     ),
 ) -> None:
     """Create a dashboard user with ROLE (asks for the password unless --password-stdin)."""
+    from db import users as user_queries
+    from db.engine import transaction
+    from db.users import UserError
+
     if role not in ROLES:
         raise fail(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
     password = _read_password(password_stdin)
@@ -119,6 +124,10 @@ def set_password(
     ),
 ) -> None:
     """Give USERNAME a new password."""
+    from db import users as user_queries
+    from db.engine import transaction
+    from db.users import UserError
+
     password = _read_password(password_stdin)
     engine = database()
     try:
@@ -137,6 +146,9 @@ def list_users(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List the dashboard users with their roles (never their passwords)."""
+    from db import users as user_queries
+    from db.engine import transaction
+
     engine = database()
     try:
         with transaction(engine) as session:

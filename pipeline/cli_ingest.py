@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
 import shlex
@@ -12,37 +13,50 @@ from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from analytics.exports import write_points
-from analytics.maps import filters_text, standalone_heatmap
-from db import batches as batch_queries
-from db import detections as detection_queries
-from db import images as image_queries
-from db import map_queries
-from db import surveys as survey_queries
-from db.engine import transaction
-from db.map_queries import REVIEW_STATUSES, MapFilter
-from db.schema import BatchItem, Detection
 from models.taxonomy import CATEGORIES, check_category, recyclable
 from pipeline._cli_common import database, err_console, fail, reports_errors, settings
-from pipeline.batches import DEFAULT_CHUNK_SIZE, ingest_files, submit
 from pipeline.cli_batches import follow_batch
-from pipeline.detection import load_detector
-from pipeline.ingest import REASONS, IngestOptions, IngestReport, discover
-from pipeline.queue import client as queue_client
-from pipeline.queue import send_chunk
-from pipeline.settings import Settings
-from pipeline.tracks import Track, read_track
-from pipeline.video import FrameSampling, PickedFrame, VideoError, is_live, iter_frames
+from pipeline.defaults import DEFAULT_CHUNK_SIZE
+
+# The batches, the detector, the queue (Celery), PyAV, SQLAlchemy, pandas and the maps are
+# imported by the commands that use them, so that ``wastemap --help`` starts fast.
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from db.map_queries import MapFilter
+    from db.schema import BatchItem
+    from pipeline.ingest import IngestReport
+    from pipeline.settings import Settings
+    from pipeline.tracks import Track
+    from pipeline.video import PickedFrame
+
+
+def ingest_files(files: list[Path], **kwargs: Any) -> IngestReport:
+    """:func:`pipeline.batches.ingest_files`, imported when first called."""
+    from pipeline.batches import ingest_files as run
+
+    return run(files, **kwargs)
+
+
+def queue_client(broker_url: str) -> Any:
+    """:func:`pipeline.queue.client` (a Celery app), imported when first called."""
+    from pipeline.queue import client
+
+    return client(broker_url)
+
+
+def send_chunk(client: Any, batch_id: str, chunk: int) -> None:
+    """:func:`pipeline.queue.send_chunk`, imported when first called."""
+    from pipeline.queue import send_chunk as send
+
+    send(client, batch_id, chunk)
 
 
 @reports_errors
@@ -69,6 +83,9 @@ def ingest(
     quarantine with a reason. Nothing is stored twice when the command is run again.
     Without --queue the batch runs here, in-process; with it, Celery workers run it.
     """
+    from pipeline.ingest import discover
+    from pipeline.tracks import read_track
+
     cfg = settings()
     gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone)) if track else None
     files, others = discover(path)
@@ -105,6 +122,16 @@ def run_batch(
     as_json: bool,
 ) -> None:
     """Submit ``files`` as one batch and run it here, or queue it for the workers."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from pipeline.ingest import IngestOptions, IngestReport
+
     _check_broker(cfg, queue)
     engine = database(cfg)
     try:
@@ -206,6 +233,9 @@ def ingest_video(
     again as it grows, and each frame waits up to --track-wait seconds for a fix at or after its
     time (a GPS logger writes a fix after the moment it describes).
     """
+    from pipeline.tracks import read_track
+    from pipeline.video import FrameSampling, is_live, iter_frames
+
     cfg = settings()
     _check_broker(cfg, queue)
     timezone = ZoneInfo(cfg.camera_timezone)
@@ -308,6 +338,19 @@ class _CtrlCHeld:
             signal.signal(signal.SIGINT, previous)
 
 
+#: What storing a chunk of frames, and withdrawing it after Ctrl-C, imports: imported when
+#: ``ingest-video`` starts, so that no slow first import runs while a chunk is being stored.
+_CHUNK_STORE_MODULES = (
+    "sqlalchemy",
+    "db.batches",
+    "db.engine",
+    "db.schema",
+    "pipeline.batches",
+    "pipeline.ingest",
+    "pipeline.video",
+)
+
+
 class _VideoChunkStore:
     """Stores (or queues) the frames of ``ingest-video`` chunk by chunk, one batch each."""
 
@@ -326,6 +369,10 @@ class _VideoChunkStore:
         chunk_size: int,
         as_json: bool,
     ) -> None:
+        from pipeline.ingest import IngestReport
+
+        for module in _CHUNK_STORE_MODULES:  # now, not while Ctrl-C is held off or handled
+            importlib.import_module(module)
         self.cfg, self.engine, self.survey, self.source = cfg, engine, survey, source
         self.frames_dir = frames_dir
         self.queue, self.wait, self.detect = queue, wait, detect
@@ -337,6 +384,8 @@ class _VideoChunkStore:
         self.resume_hint: str | None = None  #: how to store them later
 
     def __call__(self, files: list[Path]) -> None:
+        from pipeline.ingest import IngestOptions
+
         if self.queue:
             _queue(
                 self.engine,
@@ -383,6 +432,10 @@ class _VideoChunkStore:
         came before the batch was recorded): withdraw the batch unless its storing transaction
         committed, so that no pending batch is left behind and a later run stores the frames
         exactly once. Returns what became of the chunk, for the user."""
+        from db import batches as batch_queries
+        from db.engine import transaction
+        from pipeline.video import is_live
+
         if batch_id is None:  # Ctrl-C may have come between the batch's commit and its id
             batch_id = self._pending_batch_of(files)
         if batch_id is not None:
@@ -412,6 +465,11 @@ class _VideoChunkStore:
 
     def _pending_batch_of(self, files: list[Path]) -> str | None:
         """The batch recorded for exactly ``files`` whose items are all still pending, if any."""
+        import sqlalchemy as sa
+
+        from db.engine import transaction
+        from db.schema import BatchItem
+
         paths = {str(Path(f).absolute()) for f in files}
         with transaction(self.engine) as session:
             rows = session.execute(
@@ -429,6 +487,11 @@ class _VideoChunkStore:
 
     def _count_stored(self, items: list[BatchItem], batch_id: str) -> None:
         """Add a chunk whose storing ended just before Ctrl-C to the report, from its items."""
+        import sqlalchemy as sa
+
+        from db.engine import transaction
+        from db.schema import Detection
+
         self.report.batch_id = batch_id
         image_ids = [i.image_id for i in items if i.state == "stored" and i.image_id is not None]
         if image_ids:
@@ -463,6 +526,8 @@ def _store_frames_in_chunks(
 
     A :class:`_ChunkInterrupted` out of ``store`` (Ctrl-C while a chunk was stored) stops the
     reading too; its message says what became of that chunk."""
+    from pipeline.video import VideoError
+
     pending: list[Path] = []
     stop: str | None = None
     code = 0
@@ -501,6 +566,8 @@ def _check_broker(cfg: Settings, queue: bool) -> None:
 
 def _detector(cfg: Settings, model: Path | None) -> Any:
     """The detector ``--model`` names, else the configured one (WASTEMAP_MODEL_PATH)."""
+    from pipeline.detection import load_detector
+
     return load_detector(model or cfg.model_path, device=cfg.device, num_threads=cfg.num_threads)
 
 
@@ -527,6 +594,10 @@ def _queue(
     as_json: bool,
     wait: bool,
 ) -> None:
+    from db import batches as batch_queries
+    from db.engine import transaction
+    from pipeline.batches import submit
+
     batch_id = submit(
         engine,
         files=files,
@@ -553,6 +624,8 @@ def _queue(
 
 def print_report(report: IngestReport) -> None:
     """The human summary of an ingestion run (stderr)."""
+    from pipeline.ingest import REASONS
+
     table = Table(title=f"survey {report.survey!r}", show_header=False)
     table.add_row("ingested", str(report.ingested))
     table.add_row("duplicates (already stored)", str(report.duplicates))
@@ -612,6 +685,11 @@ def export(
     waypoints or KML placemarks), or
     a standalone heatmap (``map``: one HTML file that works offline), with the dashboard's
     filters. Detections carry the reviewed label and category where reviewers relabelled them."""
+    from analytics.exports import write_points
+    from db import detections as detection_queries
+    from db import images as image_queries
+    from db.engine import transaction
+
     filters = {
         "survey": survey,
         "since": since.date() if since else None,
@@ -669,6 +747,9 @@ def _day_start(day: dt.date | None, *, days: int = 0) -> dt.datetime | None:
 
 def _map_filter(session: Session, cfg: Settings, filters: dict[str, Any]) -> MapFilter:
     """The dashboard's filter from the export command's options (errors name the option)."""
+    from db import surveys as survey_queries
+    from db.map_queries import REVIEW_STATUSES, MapFilter
+
     survey_ids = None
     if filters["survey"]:
         survey_row = survey_queries.get_by_name(db_session=session, name=filters["survey"])
@@ -698,6 +779,9 @@ def _map_filter(session: Session, cfg: Settings, filters: dict[str, Any]) -> Map
 
 def _export_map(session: Session, cfg: Settings, out: Path, filters: dict[str, Any]) -> int:
     """The shareable map: heat per H3 res-10 cell, hexagons at res 9, the filters as subtitle."""
+    from analytics.maps import filters_text, standalone_heatmap
+    from db import map_queries
+
     filt = _map_filter(session, cfg, filters)
     categories = filt.categories or CATEGORIES
     cells = map_queries.cell_counts(db_session=session, filt=filt, resolution=10)

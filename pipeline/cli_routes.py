@@ -5,32 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from analytics.errors import ExportError
-from analytics.exports import ROUTE_FORMATS, write_points
-from analytics.routing import (
+# The options' defaults come from analytics.defaults, which imports nothing: the routing and site
+# modules (pandas, SciPy, NetworkX, PyVRP) are imported by the commands that use them.
+from analytics.defaults import (
+    DEFAULT_DISTANCE_M,
     DEFAULT_SERVICE_MINUTES,
-    DEFAULT_SOLVER,
-    RoutePlan,
-    parse_clock,
-    parse_lat_lon,
-    read_time_windows,
+    DEFAULT_SOLVER_TIME_LIMIT_S,
 )
-from analytics.sites import DEFAULT_DISTANCE_M
+from analytics.errors import ExportError
 from pipeline._cli_common import database, err_console, fail, reports_errors
-from pipeline.settings import get_settings
-from pipeline.sites import (
-    SitesUpdate,
-    export_routes,
-    load_sites,
-    plan_site_routes,
-    rebuild_sites,
-    update_sites,
-)
+
+if TYPE_CHECKING:
+    from analytics.routing import RoutePlan
+    from pipeline.sites import SitesUpdate
 
 sites_app = typer.Typer(
     help="Litter sites: the sightings of the same litter as one place.", no_args_is_help=True
@@ -63,6 +55,9 @@ def sites_update(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Group new detections into litter sites and mark the sites later surveys found cleared."""
+    from pipeline.settings import get_settings
+    from pipeline.sites import rebuild_sites, update_sites
+
     extra = {} if min_score is None else {"min_score": min_score}
     params = get_settings().site_params(distance_m=distance_m, **extra)
     engine = database()
@@ -99,6 +94,9 @@ def sites_list(
     as_json: bool = typer.Option(False, "--json", help="Print the sites as JSON."),
 ) -> None:
     """The litter sites, most recently seen first."""
+    from analytics.exports import write_points
+    from pipeline.sites import load_sites
+
     if status not in ("active", "cleared", "all"):
         raise fail(f"--status {status!r}: use active, cleared or all")
     engine = database()
@@ -150,7 +148,7 @@ def routes_plan(
         None, "--network", help="Road network: OSM .pbf/.osm or .graphml (default: Helsinki)."
     ),
     seconds: float = typer.Option(
-        DEFAULT_SOLVER.time_limit_s, "--seconds", help="Solver time limit."
+        DEFAULT_SOLVER_TIME_LIMIT_S, "--seconds", help="Solver time limit."
     ),
     service_minutes: float = typer.Option(
         DEFAULT_SERVICE_MINUTES, "--service-minutes", help="Minutes spent at each site."
@@ -173,6 +171,10 @@ def routes_plan(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Plan collection routes over the open litter sites along the streets, and write them."""
+    from analytics.exports import ROUTE_FORMATS
+    from analytics.routing import DEFAULT_SOLVER, parse_clock, parse_lat_lon, read_time_windows
+    from pipeline.sites import export_routes, plan_site_routes, update_sites
+
     depot_at = parse_lat_lon(depot)
     shift = parse_clock(shift_start, what="--shift-start") if shift_start is not None else None
     if windows is not None and shift is None:

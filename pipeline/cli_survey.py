@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline._cli_common import err_console, fail
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 survey_app = typer.Typer(
     name="survey",
@@ -51,6 +54,14 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

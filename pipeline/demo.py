@@ -10,25 +10,19 @@ Helsinki streets, exported for the crews (GeoJSON, GPX, KML, CSV).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from db import detections as detection_queries
-from db import images as image_queries
-from db import quarantine as quarantine_queries
-from db import surveys as survey_queries
-from db import users as user_queries
-from db.engine import redacted_url, transaction
-from pipeline import database as dbm
 from pipeline._cli_common import reports_errors, settings
-from pipeline.batches import ingest_files
 from pipeline.cli_routes import print_plan
-from pipeline.detection import load_detector
-from pipeline.ingest import IngestOptions, discover
-from pipeline.sites import demo_routes
+
+# The database, the detector, the batches and the routes are imported by the command, so that
+# ``wastemap --help`` starts fast.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 console = Console()
 SURVEY_NAME = "helsinki-sample (SIMULATED)"
@@ -40,7 +34,15 @@ def demo(
     frames: int = typer.Option(40, "--frames", help="Frames in the simulated drive."),
 ) -> None:
     """Build the SIMULATED sample survey, store it in the embedded database, print the result."""
+    from db import surveys as survey_queries
+    from db import users as user_queries
+    from db.engine import redacted_url, transaction
+    from pipeline import database as dbm
+    from pipeline.batches import ingest_files
+    from pipeline.detection import load_detector
+    from pipeline.ingest import IngestOptions, discover
     from pipeline.simulate import build_sample_survey
+    from pipeline.sites import demo_routes
 
     cfg = settings()
     console.rule("[bold]WasteMap demo: a SIMULATED survey of central Helsinki")
@@ -101,6 +103,11 @@ def demo(
 
 
 def _print_stored(session: Session) -> None:
+    from db import detections as detection_queries
+    from db import images as image_queries
+    from db import quarantine as quarantine_queries
+    from db import surveys as survey_queries
+
     frame = image_queries.frame(db_session=session, survey=SURVEY_NAME)
     table = Table(title=f"stored images of {SURVEY_NAME!r} (first 5 of {len(frame)})")
     for column in ("file_name", "captured_at", "latitude", "longitude", "heading_deg", "h3_r9"):

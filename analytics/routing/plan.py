@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
+# DEFAULT_SERVICE_MINUTES lives in analytics.defaults (no imports) for the CLI's help.
+from analytics.defaults import DEFAULT_SERVICE_MINUTES as DEFAULT_SERVICE_MINUTES
 from analytics.errors import InfeasibleRouteError, InvalidCoordinatesError
 from analytics.network import EdgeIndex, edge_index
 from analytics.routing.solver import (
@@ -70,8 +72,6 @@ __all__ = [
 PRIORITY_WEIGHTS: dict[str, int] = {"hazardous": 100, "large": 10, "normal": 1}
 #: Sites with at least this estimated amount (litres) are "large".
 DEFAULT_LARGE_AMOUNT_L = 50.0
-#: Minutes a crew spends at a site (stop, load, go) unless the site says otherwise.
-DEFAULT_SERVICE_MINUTES = 2.0
 #: Sites and depots farther than this from any street (metres) cannot be reached.
 DEFAULT_MAX_SNAP_M = 250.0
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from analytics.defaults import DEFAULT_SOLVER_TIME_LIMIT_S
+
 __all__ = ["DEFAULT_SOLVER", "SolverSettings", "VrpInstance", "VrpSolution", "solve_vrp"]
 
 
@@ -34,7 +36,7 @@ class SolverSettings:
         Also stop after this many iterations without a better solution.
     """
 
-    time_limit_s: float = 10.0
+    time_limit_s: float = DEFAULT_SOLVER_TIME_LIMIT_S
     seed: int = 0
     max_no_improvement: int | None = None
 

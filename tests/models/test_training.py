@@ -112,7 +112,7 @@ def test_ema_weights_are_stored_and_a_resumed_run_keeps_averaging(tmp_path):
 
 def test_ema_decay_outside_0_1_is_refused_before_training(tmp_path):
     root = write_yolo(tmp_path / "ds", draw_scenes(tmp_path / "ds" / "images", 2))
-    with pytest.raises(ValueError, match="--ema-decay 1.5: give a decay between 0 and 1"):
+    with pytest.raises(ValueError, match=r"--ema-decay 1\.5: give a decay between 0 and 1"):
         _tiny_train(root, tmp_path / "run", 1, ema_decay=1.5)
     assert not (tmp_path / "run" / "last.pt").exists()
 
