@@ -400,7 +400,13 @@ def _examine_all(
         job.outcome = examine(
             job.path, data=payloads[job.item_id], sha256=job.sha256, options=options, track=track
         )
-    for job in jobs:  # a copy of a file refused in this chunk is refused the same way
+    _refuse_copies(jobs, first_of)
+
+
+def _refuse_copies(jobs: list[_Job], first_of: dict[str, _Job]) -> None:
+    """A copy of a file refused in this chunk (by its checks or by the detector) is refused the
+    same way: with its original refused there is no stored image for it to be a duplicate of."""
+    for job in jobs:
         first = first_of.get(job.sha256 or "")
         if job.duplicate and first is not None and isinstance(first.outcome, Rejected):
             message = first.outcome.message.replace(str(first.path), str(job.path))
@@ -430,6 +436,8 @@ def _detect_all(
             job.duplicate = False
         else:
             job.detections = found
+    # copies of a new file the detector could not decode (a stored image stays stored)
+    _refuse_copies(jobs, {sha: j for sha, j in wanted.items() if sha not in stored})
 
 
 def _already_detected(session: Any, stored: set[str], mv_id: int | None) -> set[str]:

@@ -493,3 +493,50 @@ def test_a_failed_chunk_records_its_inbox_files_only_once_they_are_in_quarantine
     assert set(item_states(db_engine).values()) == {"failed"}
     assert journals(inbox) == []
     assert scan_inbox(db_engine, inbox, detect=False) == []
+
+
+class UndecodableDetector:
+    """Finds nothing, and cannot decode files named bad*.jpg (their metadata read fine)."""
+
+    model_version = "test-undecodable-1"
+    class_names = ("__background__", "bottle")
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, object] = {}
+        self.seen: list[str] = []
+
+    def detect_paths(self, paths: list[Path], *, batch_size: int = 4) -> list[list[object]]:
+        self.seen += [p.name for p in paths]
+        if any(p.name.startswith("bad") for p in paths):
+            raise ValueError("broken entropy-coded data")
+        return [[] for _ in paths]
+
+
+def test_a_copy_of_a_file_the_detector_cannot_decode_is_refused_with_it(
+    db_engine: sa.Engine, tmp_path: Path
+) -> None:
+    good, bad = photos(tmp_path, 2)
+    bad = bad.rename(tmp_path / "bad.jpg")
+    copy = tmp_path / "bad-copy.jpg"
+    shutil.copyfile(bad, copy)
+    batch_id = submit(
+        db_engine, files=[good, bad, copy], survey="s", source=str(tmp_path), chunk_size=3
+    )
+    detector = UndecodableDetector()
+    outcome = process_chunk(
+        db_engine, batch_id=batch_id, chunk=0, options=IngestOptions(), detector=detector
+    )
+    assert outcome.stored == 1 and outcome.quarantined == {"corrupt": 2}
+    assert "bad-copy.jpg" not in detector.seen  # the copy is not decoded a second time
+    assert item_states(db_engine) == {
+        "p0.jpg": "stored",
+        "bad.jpg": "quarantined",
+        "bad-copy.jpg": "quarantined",
+    }
+    images, rows = recorded(db_engine)
+    assert set(images) == {sha256(good)}
+    assert rows == {sha256(bad): (str(copy), 2)}  # one row per content, seen twice
+    with transaction(db_engine) as session:
+        messages = session.scalars(sa.select(Quarantine.message)).all()
+        assert messages and all("cannot decode" in m for m in messages)
+        assert batch_queries.get(db_session=session, batch_id=batch_id).status == "done"
