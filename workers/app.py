@@ -20,7 +20,8 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery, bootsteps
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown
+from celery.utils.text import str_to_list
 from kombu import Exchange, Queue
 
 from pipeline.queue import MAINTENANCE_QUEUE, QUEUE, REQUEUE_STALE, SCAN_INBOX, WORKER_QUEUES
@@ -74,6 +75,15 @@ class RecordPoolSize(bootsteps.Step):
         tasks.set_pool_processes(int(processes))
 
 
+@celeryd_init.connect
+def _remember_excluded_queues(instance: Any = None, options: Any = None, **_: Any) -> None:
+    """Keep the worker's ``--exclude-queues`` on it for :class:`ConsumeMaintenanceQueue` (Celery
+    applies them before the worker's steps are made, without keeping them)."""
+    if instance is not None:
+        excluded = (options or {}).get("exclude_queues") or ()
+        instance.wastemap_excluded_queues = set(str_to_list(excluded))
+
+
 class ConsumeMaintenanceQueue(bootsteps.Step):
     """A worker that takes chunk tasks takes beat's tasks too.
 
@@ -81,14 +91,17 @@ class ConsumeMaintenanceQueue(bootsteps.Step):
     (``celery -A workers.app worker -Q wastemap``, in systemd units or scripts written then): such
     a worker adds ``wastemap.maintenance`` and says so, instead of leaving beat's inbox scans and
     re-sending of lost chunks waiting in a queue nobody reads. Runs after ``--queues`` and
-    ``--exclude-queues`` are applied, before the worker starts consuming.
+    ``--exclude-queues`` are applied, before the worker starts consuming; a worker told
+    ``--exclude-queues wastemap.maintenance`` (beat's tasks left to other workers) is left so.
     """
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         queues = parent.app.amqp.queues
         consumed = set(queues.consume_from)
-        if QUEUE in consumed and MAINTENANCE_QUEUE not in consumed:
+        # `--exclude-queues wastemap.maintenance` is a choice (beat's tasks left to other workers)
+        excluded = getattr(parent, "wastemap_excluded_queues", set())
+        if QUEUE in consumed and MAINTENANCE_QUEUE not in consumed | excluded:
             queues.select_add(queues[MAINTENANCE_QUEUE])
             log.warning(
                 "this worker was started to consume only the %r queue; beat's tasks (inbox scans, "

@@ -164,3 +164,31 @@ def test_every_worker_command_line_runs_beats_tasks_and_chunks(
     assert f"{queue.MAINTENANCE_QUEUE} " in log  # the banner lists the queues it consumes
     old = command.startswith("old")
     assert ("consumes that one too" in log) == old, log  # an old command line is told
+
+
+def test_a_worker_told_to_leave_beats_tasks_to_others_is_left_so(
+    services_env: dict[str, str],
+    pg_engine: sa.Engine,
+    private_redis: RedisServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    """``--exclude-queues wastemap.maintenance`` (a chunk-only worker beside one that runs beat's
+    tasks) is an operator's choice: it runs chunks and leaves beat's task waiting."""
+    broker = redis.Redis.from_url(private_redis.url)
+    batch_id = lost_batch(pg_engine, tmp_path)
+    celery = create_app()
+    celery.send_task(queue.REQUEUE_STALE)
+    celery.send_task(queue.PROCESS_CHUNK, args=[batch_id, 0])
+    worker = CeleryProcess("worker", services_env, tmp_path, "worker")
+    worker.cmd = _celery("--concurrency", "1", "--exclude-queues", queue.MAINTENANCE_QUEUE)
+    processes.append(worker.start())
+    wait_for(
+        lambda: item_states(pg_engine, batch_id) == ["stored", "stored"],
+        timeout_s=180,
+        what=f"the chunk to be stored; the worker's log:\n{worker.log()}",
+    )
+    assert waiting_tasks(broker, queue.MAINTENANCE_QUEUE) == [queue.REQUEUE_STALE]
+    log = worker.log()
+    assert "consumes that one too" not in log, log
+    assert f"{queue.MAINTENANCE_QUEUE} " not in log  # not among the queues of its banner
