@@ -79,8 +79,30 @@ def decide(detection_id: int, status: str, reviewer: str, label: str | None = No
     st.session_state[LAST_KEY] = f"Detection {detection_id}: {status}."
 
 
+#: PostgreSQL's codes for a transaction that lost a race with another one (serialization failure,
+#: deadlock): trying again is the fix.
+_CONFLICT_SQLSTATES = ("40001", "40P01")
+
+
+def _reason(exc: Exception) -> str:
+    """Why a decision failed, in the reviewer's words; the database's own text is in the log."""
+    from sqlalchemy import exc as sa_exc
+
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)  # psycopg 2, 3
+    if isinstance(exc, sa_exc.DBAPIError) and sqlstate in _CONFLICT_SQLSTATES:
+        return "another decision on the same litter site was being saved at the same moment"
+    if isinstance(exc, sa_exc.IntegrityError):
+        return "the detection or its litter site changed meanwhile (it may have been deleted)"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return "the database could not be reached or broke off the connection"
+    if isinstance(exc, sa_exc.DBAPIError):
+        return f"the database refused the change ({type(exc.orig).__name__})"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 def _failure_message(detection_id: int, status: str, exc: Exception) -> str:
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    reason = _reason(exc)
     return (
         f"Your decision on detection {detection_id} ({status}) was **not saved**: {reason}. "
         "Neither the review nor the litter sites were changed. Try again; if it keeps failing, "
