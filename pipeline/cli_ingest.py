@@ -387,18 +387,7 @@ class _VideoChunkStore:
         from pipeline.ingest import IngestOptions
 
         if self.queue:
-            _queue(
-                self.engine,
-                self.cfg.broker_url or "",
-                files,
-                self.survey,
-                self.source,
-                None,
-                self.detect,
-                self.chunk_size,
-                as_json=self.as_json,
-                wait=self.wait,
-            )
+            self._queue(files)
             return
         previous_batch, self.report.batch_id = self.report.batch_id, None
         note = (
@@ -424,6 +413,39 @@ class _VideoChunkStore:
                 raise _ChunkInterrupted(self._abandon(files, batch_id)) from None
         if not self.as_json and err_console.is_terminal:
             err_console.print(f"stored {self.report.total} frames so far", highlight=False)
+        if held.pressed:
+            raise _ChunkInterrupted(f"{self.source}: reading stopped by Ctrl-C")
+
+    def _queue(self, files: list[Path]) -> None:
+        """Record and send one batch of ``files``. Ctrl-C meanwhile waits for the sending (a
+        second or so; a batch recorded but not sent would wait for beat to re-send it), then
+        stops the reading; Ctrl-C while following the batch (``--wait``) stops following and
+        reading, and the batch stays with the workers."""
+        note = f"Ctrl-C: queueing the chunk of {len(files)} frames, then stopping"
+        with _CtrlCHeld(note) as held:
+            held.abortable = False
+            batch_id = _queue_batch(
+                self.engine,
+                self.cfg.broker_url or "",
+                files,
+                self.survey,
+                self.source,
+                None,
+                self.detect,
+                self.chunk_size,
+                as_json=self.as_json,
+            )
+        wait = self.wait and not held.pressed
+        try:
+            _announce_queued(
+                self.engine, batch_id, self.survey, len(files), as_json=self.as_json, wait=wait
+            )
+        except KeyboardInterrupt:
+            raise _ChunkInterrupted(
+                f"{self.source}: reading stopped by Ctrl-C while following batch {batch_id} "
+                "(it stays queued: the workers store it; `wastemap batches status "
+                f"{batch_id} --wait` follows it)"
+            ) from None
         if held.pressed:
             raise _ChunkInterrupted(f"{self.source}: reading stopped by Ctrl-C")
 
@@ -594,6 +616,25 @@ def _queue(
     as_json: bool,
     wait: bool,
 ) -> None:
+    batch_id = _queue_batch(
+        engine, broker_url, files, survey, source, track, detect, chunk_size, as_json=as_json
+    )
+    _announce_queued(engine, batch_id, survey, len(files), as_json=as_json, wait=wait)
+
+
+def _queue_batch(
+    engine: Engine,
+    broker_url: str,
+    files: list[Path],
+    survey: str,
+    source: str,
+    track: Track | None,
+    detect: bool,
+    chunk_size: int,
+    *,
+    as_json: bool,
+) -> str:
+    """Record ``files`` as one batch and send its chunks to the workers; returns its id."""
     from db import batches as batch_queries
     from db.engine import transaction
     from pipeline.batches import submit
@@ -614,10 +655,17 @@ def _queue(
         send_chunk(client, batch_id, chunk)
     if not as_json:
         err_console.print(f"batch {batch_id}: {len(files)} files in {len(chunks)} chunks queued")
+    return batch_id
+
+
+def _announce_queued(
+    engine: Engine, batch_id: str, survey: str, total: int, *, as_json: bool, wait: bool
+) -> None:
+    """Print the queued batch's id (or JSON), or with ``wait`` follow it to its end."""
     if wait:
         follow_batch(engine, batch_id, as_json=as_json)
     elif as_json:
-        typer.echo(json.dumps({"batch": batch_id, "survey": survey, "total": len(files)}))
+        typer.echo(json.dumps({"batch": batch_id, "survey": survey, "total": total}))
     else:
         typer.echo(batch_id)
 

@@ -459,3 +459,60 @@ def test_ctrl_c_right_after_a_chunk_batch_was_recorded_withdraws_it(
     state = database_state(any_db_url)
     assert state["images"] == 4
     assert state["batches"] == 1 and state["unfinished_batches"] == state["pending_items"] == 0
+
+
+def queue_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str, during_send: dict[int, Any]
+) -> tuple[Any, list[tuple[str, int]]]:
+    """``ingest-video --queue --chunk-size 3`` of an 8-frame drive; ``during_send[n]`` runs
+    while the n-th batch is sent (1-based)."""
+    video = make_video(tmp_path / "drive.mp4", seconds=4)
+    gpx = straight_track(tmp_path / "drive.gpx")
+    sent: list[tuple[str, int]] = []
+
+    def send(client: object, batch: str, chunk: int) -> None:
+        sent.append((batch, chunk))
+        if len(sent) in during_send:
+            during_send[len(sent)]()
+
+    monkeypatch.setenv("WASTEMAP_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(cli_ingest, "queue_client", lambda url: object())
+    monkeypatch.setattr(cli_ingest, "send_chunk", send)
+    args = ["ingest-video", str(video), "--track", str(gpx), "--queue", "--chunk-size", "3"]
+    return runner.invoke(app, [*args, *options]), sent
+
+
+def test_ctrl_c_while_a_chunk_is_queued_lets_it_be_sent_then_stops(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C twice while the second batch is sent: the sending is never broken off.
+    result, sent = queue_video(tmp_path, monkeypatch, during_send={2: lambda: (ctrl_c(), ctrl_c())})
+
+    assert result.exit_code == 130, result.output
+    assert result.stdout.split() == [batch for batch, _ in sent] and len(sent) == 2
+    assert batch_sizes(db_url) == [3, 3]  # both recorded, both sent; reading stopped
+    message = " ".join(result.stderr.split())
+    assert "reading stopped by Ctrl-C; the 6 frames picked before it were queued" in message
+    assert "Ctrl-C: queueing the chunk of 3 frames, then stopping" in capfd.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_following_a_queued_chunk_stops_and_leaves_it_queued(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    followed: list[str] = []
+
+    def follow(engine: object, batch_id: str, *, as_json: bool) -> None:
+        followed.append(batch_id)  # the workers are slow: the user gives up waiting
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_ingest, "follow_batch", follow)
+    result, sent = queue_video(tmp_path, monkeypatch, "--wait", during_send={})
+
+    assert result.exit_code == 130, result.output
+    assert followed == [sent[0][0]] and len(sent) == 1
+    message = " ".join(result.stderr.split())
+    assert f"while following batch {sent[0][0]} (it stays queued" in message
+    assert f"wastemap batches status {sent[0][0]} --wait" in message
+    assert "the 3 frames picked before it were queued" in message
+    assert batch_sizes(db_url) == [3]
