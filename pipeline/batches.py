@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import functools
 import glob
 import hashlib
@@ -531,21 +532,83 @@ def _free_name(plain: Path) -> Path:
 
 def move_inbox_file(path: Path, target: Path) -> Path | None:
     """Move ``path`` to ``target`` (from :func:`inbox_destination`), never overwriting; returns
-    where it went (a timestamped name when ``target`` was taken meanwhile), or None when it is no
-    longer there or cannot be moved (logged; the caller records nothing for it, so it is tried
-    again later)."""
+    where it went (a timestamped name when ``target`` was taken meanwhile, even in the instant
+    before the move), or None when it is no longer there or cannot be moved (logged; the caller
+    records nothing for it, so it is tried again later)."""
     if not path.exists():
         return None
+    chosen = target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():  # taken since it was chosen (another worker): keep both, say so
-            chosen, target = target, _free_name(target)
-            log.warning("%s: %s was taken meanwhile; moved to %s instead", path, chosen, target)
-        shutil.move(str(path), str(target))
+        for _ in range(_MOVE_TRIES):
+            try:
+                _move_no_overwrite(path, target)
+                break
+            except FileExistsError:
+                if _same_file(path, target):  # linked there by a run that died: finish it
+                    path.unlink()
+                    break
+                target = _free_name(chosen)  # taken since it was chosen: keep both
+        else:
+            raise FileExistsError(errno.EEXIST, f"no free name after {_MOVE_TRIES} tries", chosen)
     except OSError as exc:
         log.error("cannot move %s to %s (%s); it stays where it is", path, target, exc)
         return None
+    if target != chosen:
+        log.warning("%s: %s was taken meanwhile; moved to %s instead", path, chosen, target)
     return target
+
+
+_MOVE_TRIES = 20
+
+#: What os.link raises where hard links cannot be made: another filesystem, or one without them.
+_NO_HARD_LINK = frozenset(
+    {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+)
+
+
+def _move_no_overwrite(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target``; FileExistsError if ``target`` exists, whenever it appeared.
+
+    A rename would silently replace a file another worker put there between any check and the
+    move; a hard link never replaces one. Across filesystems the file is copied beside the
+    target first (a hidden ``.part`` name) and linked from there, so ``target`` only ever
+    appears whole. A crash after the link and before the source is removed leaves both names
+    on the same file: the next move sees that (:func:`_same_file`) and removes the source."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINK:
+            raise
+        _copy_into_place(source, target)
+    source.unlink()
+
+
+def _copy_into_place(source: Path, target: Path) -> None:
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    shutil.copy2(source, part)
+    try:
+        try:
+            os.link(part, target)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINK:
+                raise
+            # no hard links on this filesystem: claim the name, then put the copy over the claim
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _folder_of(job: _Job) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import os
 import shutil
 import threading
 import time
@@ -280,16 +281,19 @@ def journals(inbox: Path) -> list[Path]:
     return list(inbox.glob(".wastemap-chunk-*"))
 
 
-def fail_moving(*names: str) -> Callable[[str, str], str]:
-    """``shutil.move`` that cannot move files of these names (permissions, a full disk)."""
-    real_move = shutil.move
+REAL_LINK = os.link
 
-    def move(source: str, target: str) -> str:
+
+def fail_moving(*names: str) -> Callable[..., None]:
+    """``os.link`` (how inbox files move) that cannot move files of these names (permissions,
+    a full disk)."""
+
+    def link(source: str | Path, target: str | Path, **kwargs: object) -> None:
         if Path(source).name in names:
-            raise PermissionError(errno.EACCES, "Permission denied", source)
-        return real_move(source, target)
+            raise PermissionError(errno.EACCES, "Permission denied", str(source))
+        REAL_LINK(source, target)
 
-    return move
+    return link
 
 
 class Killed(BaseException):
@@ -311,7 +315,7 @@ def test_an_inbox_file_that_cannot_be_moved_is_not_recorded_and_the_next_run_tak
     content = {p.name: sha256(p) for p in [*files, bad]}
     batch_id, chunk = inbox_chunk(db_engine, inbox)
     with monkeypatch.context() as patch:
-        patch.setattr(shutil, "move", fail_moving("p1.jpg", "bad.jpg"))
+        patch.setattr(os, "link", fail_moving("p1.jpg", "bad.jpg"))
         first = process_chunk(db_engine, batch_id=batch_id, chunk=chunk, options=IngestOptions())
 
     # Still in the inbox, and no row names a place in processed/ or quarantine/ for them.
@@ -466,7 +470,7 @@ def test_a_failed_chunk_records_its_inbox_files_only_once_they_are_in_quarantine
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(shutil, "move", fail_moving("p1.jpg"))
+        patch.setattr(os, "link", fail_moving("p1.jpg"))
         first = run()
     assert files[1].exists() and [p.name for p in quarantine.iterdir()] == ["p0.jpg"]
     with transaction(db_engine) as session:
@@ -540,3 +544,69 @@ def test_a_copy_of_a_file_the_detector_cannot_decode_is_refused_with_it(
         messages = session.scalars(sa.select(Quarantine.message)).all()
         assert messages and all("cannot decode" in m for m in messages)
         assert batch_queries.get(db_session=session, batch_id=batch_id).status == "done"
+
+
+def test_a_name_taken_in_the_instant_before_the_move_is_never_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's file lands on the chosen name between every check and the move."""
+    source = write_image(tmp_path / "inbox" / "p0.jpg", color=(1, 2, 3))
+    content = sha256(source)
+    target = tmp_path / "processed" / "p0.jpg"
+    target.parent.mkdir()
+
+    def raced(src: str | Path, dst: str | Path, **kwargs: object) -> None:
+        if Path(dst) == target and not target.exists():
+            target.write_text("another worker's file")
+        REAL_LINK(src, dst)
+
+    monkeypatch.setattr(os, "link", raced)
+    moved = pipeline_batches.move_inbox_file(source, target)
+
+    assert target.read_text() == "another worker's file"
+    assert moved is not None and moved != target and moved.parent == target.parent
+    assert moved.name.startswith("p0.2") and sha256(moved) == content
+    assert not source.exists()
+
+
+@pytest.mark.parametrize("no_link", [errno.EXDEV, errno.EPERM], ids=["other-disk", "no-links"])
+def test_inbox_files_move_where_hard_links_cannot_be_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_link: int
+) -> None:
+    """Across filesystems (EXDEV), or onto one without hard links: copied whole, then named."""
+    source = write_image(tmp_path / "inbox" / "p0.jpg", color=(1, 2, 3))
+    content = sha256(source)
+    target = tmp_path / "processed" / "p0.jpg"
+    other = target.with_name("p1.jpg")
+    other.parent.mkdir()
+    other.write_text("another worker's file")
+    linked: list[str] = []
+
+    def link(src: str | Path, dst: str | Path, **kwargs: object) -> None:
+        linked.append(Path(src).name)
+        if no_link == errno.EPERM or len(linked) == 1:  # EXDEV: only out of the inbox
+            raise OSError(no_link, os.strerror(no_link), str(src))
+        REAL_LINK(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    assert pipeline_batches.move_inbox_file(source, target) == target
+    assert sha256(target) == content and not source.exists()
+    assert linked[0] == "p0.jpg" and linked[1].endswith(".part")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["p0.jpg", "p1.jpg"]  # no .part
+    # and never over a file that is there
+    again = write_image(tmp_path / "inbox" / "p1.jpg", color=(4, 5, 6))
+    moved = pipeline_batches.move_inbox_file(again, other)
+    assert other.read_text() == "another worker's file"
+    assert moved is not None and moved.name.startswith("p1.2") and not again.exists()
+
+
+def test_a_move_cut_off_between_its_two_names_is_finished_by_the_next(tmp_path: Path) -> None:
+    """A worker killed after linking the file into processed/ and before unlinking it from the
+    inbox: the next move finds both names on one file and only removes the inbox's."""
+    source = write_image(tmp_path / "inbox" / "p0.jpg", color=(1, 2, 3))
+    target = tmp_path / "processed" / "p0.jpg"
+    target.parent.mkdir()
+    os.link(source, target)
+
+    assert pipeline_batches.move_inbox_file(source, target) == target
+    assert not source.exists() and [p.name for p in target.parent.iterdir()] == ["p0.jpg"]

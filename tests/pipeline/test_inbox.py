@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import shutil
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -266,11 +266,11 @@ def test_a_file_that_cannot_be_moved_is_not_recorded_and_is_taken_once_later(
     notes.write_text("driver's notes")
     assert scan_inbox(db_engine, inbox, detect=False) == []  # first sight
 
-    def cannot_move(source: str, target: str) -> str:
-        raise PermissionError(errno.EACCES, "Permission denied", target)
+    def cannot_move(source: str | Path, target: str | Path, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
 
     with monkeypatch.context() as patch:
-        patch.setattr(shutil, "move", cannot_move)
+        patch.setattr(os, "link", cannot_move)  # how inbox files move
         assert scan_inbox(db_engine, inbox, detect=False) == []
 
     # Still in the inbox, and no row names a file in quarantine/ that is not there.
