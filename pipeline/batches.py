@@ -542,7 +542,7 @@ def move_inbox_file(path: Path, target: Path) -> Path | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(_MOVE_TRIES):
             try:
-                _move_no_overwrite(path, target)
+                move_no_overwrite(path, target)
                 break
             except FileExistsError:
                 if _same_file(path, target):  # linked there by a run that died: finish it
@@ -567,7 +567,7 @@ _NO_HARD_LINK = frozenset(
 )
 
 
-def _move_no_overwrite(source: Path, target: Path) -> None:
+def move_no_overwrite(source: Path, target: Path) -> None:
     """Move ``source`` to ``target``; FileExistsError if ``target`` exists, whenever it appeared.
 
     A rename would silently replace a file another worker put there between any check and the

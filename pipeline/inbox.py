@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,7 +25,13 @@ from db import batches as batch_queries
 from db import quarantine as quarantine_queries
 from db import surveys as survey_queries
 from db.engine import transaction
-from pipeline.batches import DEFAULT_CHUNK_SIZE, inbox_destination, move_inbox_file, submit
+from pipeline.batches import (
+    DEFAULT_CHUNK_SIZE,
+    inbox_destination,
+    move_inbox_file,
+    move_no_overwrite,
+    submit,
+)
 from pipeline.ingest import IMAGE_EXTENSIONS, discover
 
 STATE_FILE = ".wastemap-scan.json"
@@ -174,12 +179,13 @@ def _put_back(moved: dict[Path, Path]) -> None:
     """Move files back into the inbox after their quarantine rows could not be written (the
     next scan takes them again); one that cannot go back is logged with the fix."""
     for path, target in moved.items():
-        problem = f"{path} exists again" if path.exists() else None  # never overwrite it
-        if problem is None:
-            try:
-                shutil.move(str(target), str(path))
-            except OSError as exc:
-                problem = str(exc)
+        problem = None
+        try:
+            move_no_overwrite(target, path)
+        except FileExistsError:
+            problem = f"{path} exists again"  # never overwritten
+        except OSError as exc:
+            problem = str(exc)
         if problem is not None:
             log.error(
                 "%s was moved to %s but could not be recorded in the quarantine, nor moved back "

@@ -349,3 +349,34 @@ def test_files_whose_quarantine_rows_cannot_be_written_go_back_to_the_inbox(
     moved = tmp_path / "quarantine" / "notes.txt"
     [(path, seen, _message)] = quarantine_rows(db_engine).values()
     assert not notes.exists() and (path, seen) == (str(moved), 1)
+
+
+def test_a_file_that_cannot_go_back_over_a_newer_one_stays_in_quarantine_and_is_logged(
+    db_engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the quarantine rows failed, the uploader put a new notes.txt in the inbox: it is
+    never overwritten by the old one going back; the old one stays moved, and the log says so."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    notes = inbox / "notes.txt"
+    notes.write_text("driver's notes")
+    scan_inbox(db_engine, inbox, detect=False)  # first sight
+
+    def new_upload_then_database_down(**_kwargs: object) -> None:
+        notes.write_text("today's notes")
+        raise sa.exc.OperationalError("INSERT INTO quarantine", {}, Exception("server closed"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module.quarantine_queries, "record", new_upload_then_database_down)
+        with pytest.raises(sa.exc.OperationalError):
+            scan_inbox(db_engine, inbox, detect=False)
+
+    assert notes.read_text() == "today's notes"
+    moved = tmp_path / "quarantine" / "notes.txt"
+    assert moved.read_text() == "driver's notes"
+    assert f"{notes} exists again" in caplog.text and "put it back in the inbox by hand" in (
+        caplog.text
+    )
