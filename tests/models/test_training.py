@@ -99,9 +99,7 @@ def test_ema_weights_are_stored_and_a_resumed_run_keeps_averaging(tmp_path):
     assert moved, "the stored model should be the average, not the raw weights"
     # killed after epoch 1, resumed: the same average and the same raw weights
     _tiny_train(root, tmp_path / "killed", 1, ema_decay=0.9)
-    resumed = _tiny_train(
-        root, tmp_path / "killed", 1, resume=True, resume_epochs=2, ema_decay=0.9
-    )
+    resumed = _tiny_train(root, tmp_path / "killed", 1, resume=True, resume_epochs=2, ema_decay=0.9)
     again = load_checkpoint(resumed.last)
     for key in raw:
         torch.testing.assert_close(again["model"][key], avg[key], rtol=1e-4, atol=1e-5)
