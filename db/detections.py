@@ -5,16 +5,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import h3
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db._dialect import insert_for
 from db.map_queries import MapFilter, detection_conditions, effective_category, effective_label
-from db.schema import Detection, DetectionRun, Image, Survey, utcnow
+from db.schema import H3_RESOLUTIONS, Detection, DetectionRun, Image, Survey, utcnow
 
 #: Columns a caller gives for each detection; the rest is copied from the image.
 DETECTION_FIELDS = ("label", "category", "score", "x1", "y1", "x2", "y2")
+#: Where the caller placed a detection (optional): the object's ``latitude``/``longitude``,
+#: ``position`` (``ground`` or why not) and ``ground_distance_m`` (None unless ``ground``).
+POSITION_FIELDS = ("latitude", "longitude", "position", "ground_distance_m")
+#: ``position`` of a detection at its image's position because nobody placed it.
+CAMERA = "camera"
+
+
+def _positioned(
+    latitude: float, longitude: float, position: str, distance_m: Any
+) -> dict[str, Any]:
+    """The position columns of a detection at ``latitude``/``longitude`` (H3 cells computed
+    here, as ``pipeline/ingest.py`` computes the image's)."""
+    lat, lon = float(latitude), float(longitude)
+    distance = None if distance_m is None or distance_m != distance_m else float(distance_m)
+    return {
+        "latitude": lat,
+        "longitude": lon,
+        **{f"h3_r{res}": h3.latlng_to_cell(lat, lon, res) for res in H3_RESOLUTIONS},
+        "position": position,
+        "ground_distance_m": distance,
+    }
 
 
 def record_run(
@@ -25,6 +47,10 @@ def record_run(
     detections: Sequence[Mapping[str, Any]],
 ) -> bool:
     """Store what ``model_version_id`` found on ``image``, exactly once.
+
+    Each detection gives :data:`DETECTION_FIELDS` and, where the caller placed the object
+    (``pipeline.detection.place_detections``), :data:`POSITION_FIELDS`; one without a
+    ``latitude`` is stored at the image's position with ``position = 'camera'``.
 
     Writes the run marker and its detections in the caller's transaction. If this (image, model
     version) was stored before, by this or any other process, nothing is written and ``False`` is
@@ -50,16 +76,85 @@ def record_run(
             "model_version_id": model_version_id,
             "survey_id": image.survey_id,
             "captured_at": image.captured_at,
+        }
+        at_camera = {
             "latitude": image.latitude,
             "longitude": image.longitude,
             "h3_r8": image.h3_r8,
             "h3_r9": image.h3_r9,
             "h3_r10": image.h3_r10,
+            "position": CAMERA,
+            "ground_distance_m": None,
         }
-        rows = [{**common, **{k: d[k] for k in DETECTION_FIELDS}} for d in detections]
+        rows = [
+            {
+                **common,
+                **{k: d[k] for k in DETECTION_FIELDS},
+                **(
+                    at_camera
+                    if d.get("latitude") is None
+                    else _positioned(
+                        d["latitude"],
+                        d["longitude"],
+                        d.get("position") or "ground",
+                        d.get("ground_distance_m"),
+                    )
+                ),
+            }
+            for d in detections
+        ]
         db_session.execute(sa.insert(Detection), rows)
     db_session.execute(sa.update(Image).where(Image.id == image.id).values(status="detected"))
     return True
+
+
+def placement_input(*, db_session: Session, after_id: int = 0, limit: int = 5000) -> pd.DataFrame:
+    """What places detections on the ground, for the first ``limit`` with an id above
+    ``after_id`` (in id order, so that a caller pages through all of them).
+
+    Columns: ``detection_id``, ``latitude``/``longitude`` (the camera's: the image's), the
+    frame's ``heading_deg``, ``width`` and ``height``, and the box ``x1``, ``y1``, ``x2``,
+    ``y2`` (what ``analytics.ground.object_positions`` takes).
+    """
+    stmt = (
+        sa.select(
+            Detection.id.label("detection_id"),
+            Image.latitude,
+            Image.longitude,
+            Image.heading_deg,
+            Image.width,
+            Image.height,
+            Detection.x1,
+            Detection.y1,
+            Detection.x2,
+            Detection.y2,
+        )
+        .join(Image, Image.id == Detection.image_id)
+        .where(Detection.id > int(after_id))
+        .order_by(Detection.id)
+        .limit(int(limit))
+    )
+    rows = db_session.execute(stmt).mappings().all()
+    return pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+
+
+def set_positions(*, db_session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Move detections to where they were placed: each row holds ``id`` and
+    :data:`POSITION_FIELDS` (H3 cells are computed here). One executemany ``UPDATE`` by
+    primary key; returns how many rows were given."""
+    if not rows:
+        return 0
+    values = [
+        {
+            "id": int(row["id"]),
+            **_positioned(
+                row["latitude"], row["longitude"], row["position"], row.get("ground_distance_m")
+            ),
+        }
+        for row in rows
+    ]
+    db_session.execute(sa.update(Detection), values)
+    return len(values)
 
 
 def detected_sha256(
@@ -100,6 +195,10 @@ def frame(
 ) -> pd.DataFrame:
     """Detections as a data frame (one row per box, with its image's file and survey).
 
+    ``latitude``/``longitude`` are the object's (see :class:`db.schema.Detection`; ``position``
+    says where they come from, ``ground_distance_m`` how far ahead of the camera it lay), and
+    ``camera_latitude``/``camera_longitude``/``camera_heading_deg`` where the photo was taken.
+
     ``label`` and ``category`` are what reviewers decided where they relabelled a box (the
     model's own are ``model_label`` and ``model_category``); ``filt`` selects as the map does
     (dates, surveys, categories, confidence, review status).
@@ -122,6 +221,11 @@ def frame(
             Detection.latitude,
             Detection.longitude,
             Detection.h3_r9,
+            Detection.position,
+            Detection.ground_distance_m,
+            Image.latitude.label("camera_latitude"),
+            Image.longitude.label("camera_longitude"),
+            Image.heading_deg.label("camera_heading_deg"),
             Detection.review_status,
             Detection.label.label("model_label"),
             Detection.category.label("model_category"),

@@ -2,8 +2,10 @@
 
 Every function takes a :class:`MapFilter` and runs one ``SELECT`` built with SQLAlchemy, its
 values bound as parameters, grouped in the database. Only the ``detections`` table is read for
-the map (its position, time, survey, H3 cells and category are copied from the image at write
-time), so no map query needs a join.
+the map (its time and survey are copied from the image at write time, its position and H3 cells
+are the object's: on the ground ahead of the camera where that could be estimated, see
+:class:`db.schema.Detection`), so no map query needs a join. Where the photos were taken, the
+``images`` table, says what was looked at (:func:`hotspot_input`, :func:`period_comparison`).
 
 A detection's *category* here is its reviewed category when a reviewer relabelled it, else the
 detector's (:data:`effective_category`).
@@ -399,9 +401,12 @@ def top_cells(
 def hotspot_input(*, db_session: Session, filt: MapFilter, resolution: int = 9) -> pd.DataFrame:
     """The input of the hotspot statistics: every surveyed cell with its detections.
 
-    One row per H3 cell where at least one image matching the survey/date filter was taken:
-    ``cell``, ``images``, ``detections`` (0 where nothing matched). Cells nobody photographed
-    are absent: zero there would mean "not looked", not "clean".
+    One row per H3 cell where at least one image matching the survey/date filter was taken, or
+    where a matched detection lies (litter seen ahead of the camera, in a cell it never
+    entered): ``cell``, ``images``, ``detections`` (0 where nothing matched). ``images`` counts
+    the photos taken in the cell, or in a cell where none was taken, the photos that found the
+    litter in it. Cells nobody photographed are absent: zero there would mean "not looked", not
+    "clean".
     """
     image_cell = h3_column(Image, resolution)
     det_cell = h3_column(Detection, resolution)
@@ -409,22 +414,29 @@ def hotspot_input(*, db_session: Session, filt: MapFilter, resolution: int = 9) 
         sa.select(image_cell.label("cell"), sa.func.count().label("images"))
         .where(*_image_conditions(filt))
         .group_by(image_cell)
-        .subquery()
+        .cte("surveyed")  # each read twice: a CTE, so that each is grouped once
     )
     found = (
-        sa.select(det_cell.label("cell"), sa.func.count().label("detections"))
+        sa.select(
+            det_cell.label("cell"),
+            sa.func.count().label("detections"),
+            sa.func.count(sa.distinct(Detection.image_id)).label("images"),
+        )
         .where(*detection_conditions(filt))
         .group_by(det_cell)
-        .subquery()
+        .cte("found")
     )
+    cells = sa.union(sa.select(surveyed.c.cell), sa.select(found.c.cell)).subquery()
     stmt = (
         sa.select(
-            surveyed.c.cell,
-            surveyed.c.images,
+            cells.c.cell,
+            sa.func.coalesce(surveyed.c.images, found.c.images).label("images"),
             sa.func.coalesce(found.c.detections, 0).label("detections"),
         )
-        .outerjoin(found, found.c.cell == surveyed.c.cell)
-        .order_by(surveyed.c.cell)
+        .select_from(cells)
+        .outerjoin(surveyed, surveyed.c.cell == cells.c.cell)
+        .outerjoin(found, found.c.cell == cells.c.cell)
+        .order_by(cells.c.cell)
     )
     return _frame(db_session, stmt)
 

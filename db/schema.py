@@ -129,8 +129,16 @@ class DetectionRun(Base):
 
 
 class Detection(Base):
-    """One box found by the detector. Position, time, survey and H3 cells are copied from the
-    image at write time so that map queries need no join."""
+    """One box found by the detector. Time and survey are copied from the image at write time,
+    and position and H3 cells are the object's, so that map queries need no join.
+
+    ``latitude``/``longitude`` (and ``geom``, ``h3_r*``) are where the object is best known to
+    lie: on the ground ahead of the dash camera, estimated from the bottom of the box with the
+    camera model of the settings (``analytics/ground.py``), where that can be done; else the
+    camera's, the image's own position. ``position`` says which: ``ground``, or why no estimate
+    was made (``no_heading``, ``no_box``, ``above_horizon``, ``too_far``), or ``camera`` for
+    rows stored before objects were placed (``wastemap sites update --rebuild`` places them).
+    The camera's position is always the image's (``images`` by ``image_id``)."""
 
     __tablename__ = "detections"
     __table_args__ = (
@@ -161,6 +169,8 @@ class Detection(Base):
     h3_r8: Mapped[str] = mapped_column(sa.String(16), index=True)
     h3_r9: Mapped[str] = mapped_column(sa.String(16), index=True)
     h3_r10: Mapped[str] = mapped_column(sa.String(16), index=True)
+    position: Mapped[str] = mapped_column(sa.String(20), server_default="camera")
+    ground_distance_m: Mapped[float | None]  # from the camera, where position is 'ground'
     review_status: Mapped[str] = mapped_column(sa.String(20), default="unreviewed", index=True)
     reviewed_label: Mapped[str | None] = mapped_column(sa.String(100))
     reviewed_category: Mapped[str | None] = mapped_column(sa.String(30))

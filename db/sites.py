@@ -51,7 +51,10 @@ def _in_bounds(lat: Any, lon: Any, bounds: Bounds | None) -> list[Any]:
     return [lat.between(min_lat, max_lat), lon.between(min_lon, max_lon)]
 
 
-#: What a sighting is made of: the detection, its box, and the frame's heading and size.
+#: What a sighting is made of: the detection, its box, and the frame's position (the camera's),
+#: heading and size. Sites place every sighting from the camera with the camera model they are
+#: given (``analytics.ground.object_positions``), not from the detection's stored position, so
+#: they follow the current settings whatever the detections were stored with.
 _SIGHTING_FIELDS = (
     Detection.id.label("detection_id"),
     Detection.image_id,
@@ -60,8 +63,8 @@ _SIGHTING_FIELDS = (
     effective_category.label("category"),
     Detection.score,
     Detection.captured_at,
-    Detection.latitude,
-    Detection.longitude,
+    Image.latitude.label("latitude"),
+    Image.longitude.label("longitude"),
     Detection.x1,
     Detection.y1,
     Detection.x2,
@@ -77,8 +80,8 @@ def unassigned_detections(*, db_session: Session, min_score: float = 0.0) -> pd.
     """Detections that are no site's sighting yet (reviewers' rejections left out), with the
     reviewed category where a reviewer relabelled one.
 
-    Columns: :data:`SIGHTING_COLUMNS` (``latitude``/``longitude`` are the camera's; the box
-    and the frame's heading and size place the object on the ground).
+    Columns: :data:`SIGHTING_COLUMNS` (``latitude``/``longitude`` are the camera's, the
+    image's; the box and the frame's heading and size place the object on the ground).
     """
     assigned = sa.select(SiteDetection.detection_id).where(
         SiteDetection.detection_id == Detection.id

@@ -2,10 +2,11 @@
 
 One code path for both ways of running. :func:`submit` records a batch and its items;
 :func:`process_chunk` takes one chunk from pending to final: read, validate and geotag each file,
-detect (outside any transaction), then write images, detections, quarantine rows and item states
-in one transaction. Everything it writes is idempotent (images on sha256, detections on
-(image, model version)), so a chunk that is run twice, or by two workers at once after a crash,
-stores everything exactly once. :func:`run_in_process` runs every chunk here; workers run the same
+detect (outside any transaction), then write images, detections (placed where their objects lie,
+with the dash camera of ``options``), quarantine rows and item states in one transaction.
+Everything it writes is idempotent (images on sha256, detections on (image, model version)), so
+a chunk that is run twice, or by two workers at once after a crash, stores everything exactly
+once. :func:`run_in_process` runs every chunk here; workers run the same
 :func:`process_chunk` from a Celery task.
 
 A run holds the chunk's lock (a PostgreSQL advisory lock, gone with its connection), so a second
@@ -47,6 +48,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from analytics.camera import CameraModel
 from db import batches as batch_queries
 from db import detections as detection_queries
 from db import images as image_queries
@@ -55,7 +57,13 @@ from db import surveys as survey_queries
 from db.engine import transaction
 from db.schema import utcnow
 from pipeline.defaults import DEFAULT_CHUNK_SIZE as DEFAULT_CHUNK_SIZE
-from pipeline.detection import DetectionFailure, DetectorLike, detect_files, model_version_id
+from pipeline.detection import (
+    DetectionFailure,
+    DetectorLike,
+    detect_files,
+    model_version_id,
+    place_detections,
+)
 from pipeline.ingest import Accepted, IngestOptions, IngestReport, Rejected, examine, image_row
 from pipeline.sites import update_sites
 from pipeline.tracks import Track, read_track
@@ -265,6 +273,7 @@ def _process_claimed(
             mv_id,
             placed,
             result,
+            options.camera,
         )
         result.batch_finished = batch_queries.finish_if_complete(
             db_session=session, batch_id=batch_id
@@ -456,9 +465,11 @@ def _store(
     mv_id: int | None,
     placed: dict[int, Path],
     result: ChunkOutcome,
+    camera: CameraModel,
 ) -> None:
     """Write the chunk's results; ``placed``: where inbox files are now (moved, or found where a
-    run that died had moved them), the paths to record."""
+    run that died had moved them), the paths to record. Detections are stored where their
+    objects lie, placed on the ground ahead of ``camera`` (:func:`place_detections`)."""
     accepted = [j for j in jobs if isinstance(j.outcome, Accepted) and not j.duplicate]
     rows = []
     for job in accepted:
@@ -468,6 +479,21 @@ def _store(
         rows.append(row)
     inserted = image_queries.create_many(db_session=session, rows=rows)
     quarantine_queries.resolve(db_session=session, sha256s=inserted)
+    images: dict[int, Any] = {}
+    for job in jobs:
+        if isinstance(job.outcome, Rejected):
+            continue
+        image = image_queries.get_by_sha256(db_session=session, sha256=job.sha256 or "")
+        if image is None:  # cannot happen: stored above or before
+            raise RuntimeError(f"{job.path}: image {job.sha256} vanished during its chunk")
+        images[job.item_id] = image
+    found = [j for j in jobs if j.item_id in images and j.detections and mv_id is not None]
+    positioned: dict[int, list[dict[str, Any]]] = {}
+    if found:  # the whole chunk's boxes in one call
+        lists = place_detections(
+            [images[j.item_id] for j in found], [j.detections or [] for j in found], camera=camera
+        )
+        positioned = dict(zip((j.item_id for j in found), lists, strict=True))
     updates: list[dict[str, Any]] = []
     for job in jobs:
         update: dict[str, Any] = {"id": job.item_id}
@@ -487,14 +513,15 @@ def _store(
             update.update(state="quarantined", reason=job.outcome.reason)
             updates.append(update)
             continue
-        image = image_queries.get_by_sha256(db_session=session, sha256=job.sha256 or "")
-        if image is None:  # cannot happen: stored above or before
-            raise RuntimeError(f"{job.path}: image {job.sha256} vanished during its chunk")
+        image = images[job.item_id]
         if (
             job.detections is not None
             and mv_id is not None
             and detection_queries.record_run(
-                db_session=session, image=image, model_version_id=mv_id, detections=job.detections
+                db_session=session,
+                image=image,
+                model_version_id=mv_id,
+                detections=positioned.get(job.item_id, job.detections),
             )
         ):
             result.detections += len(job.detections)

@@ -42,7 +42,10 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 @reports_errors
 def sites_update(
     rebuild: bool = typer.Option(
-        False, "--rebuild", help="Forget all sites and cluster every detection again."
+        False,
+        "--rebuild",
+        help="Place every detection again with the camera settings, forget all sites and "
+        "cluster every detection again.",
     ),
     distance_m: float = typer.Option(
         DEFAULT_DISTANCE_M, "--distance-m", help="Largest distance between sightings of a site."
@@ -72,6 +75,10 @@ def sites_update(
 
 
 def _print_update(report: SitesUpdate) -> None:
+    if report.placed:
+        err_console.print(
+            f"{report.placed} detections placed again with the camera settings (WASTEMAP_CAMERA_*)."
+        )
     err_console.print(
         f"{report.sightings} new sightings: {report.new_sites} new sites, "
         f"{report.grown_sites} sites seen again; {report.cleared} cleared, "

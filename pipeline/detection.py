@@ -1,21 +1,38 @@
-"""The detection step of the pipeline: run a detector over files, one result per file.
+"""The detection step of the pipeline: run a detector over files, one result per file, and place
+what it found on the ground.
 
 A file the detector cannot decode gets an error instead of detections, so one damaged photo never
 fails the rest of its chunk. The detector is any object with ``model_version``, ``class_names``,
 ``metadata`` and ``detect_paths(paths, *, batch_size)`` (see :class:`models.inference.Detector`).
+
+A detection is stored where its object lies, not where the camera stood: :func:`place_detections`
+moves it along the ray through the bottom of its box to the road ahead of the dash camera
+(``analytics/ground.py``), so that the map's heatmaps and hotspots agree with the litter sites.
+:func:`place_stored_detections` does it again for every stored detection after the camera
+settings change (``wastemap sites update --rebuild``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from analytics.camera import CameraModel
+from db import detections as detection_queries
 from db import model_versions as model_version_queries
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: ``position`` of a detection placed on the ground (else one of ``analytics.ground.REASONS``).
+GROUND = "ground"
+#: Detections placed and updated per round trip by :func:`place_stored_detections`.
+PLACE_CHUNK = 5000
 
 
 class DetectorLike(Protocol):
@@ -64,6 +81,104 @@ def _fields(detection: Any) -> dict[str, Any]:
         "x2": x2,
         "y2": y2,
     }
+
+
+def place_detections(
+    images: Sequence[Any],
+    detections: Sequence[Sequence[Mapping[str, Any]]],
+    *,
+    camera: CameraModel,
+) -> list[list[dict[str, Any]]]:
+    """``detections`` (per image, as ``detections`` table fields) with the object's position.
+
+    Parameters
+    ----------
+    images : sequence
+        The frames the detections were found on, one per list of ``detections``: anything
+        with ``latitude``, ``longitude`` (degrees, the camera), ``heading_deg`` (None when
+        unknown), ``width`` and ``height`` (pixels), such as stored ``db.schema.Image`` rows.
+    detections : sequence of sequences of mappings
+        Each image's boxes (``x1``, ``y1``, ``x2``, ``y2`` pixels of the upright image).
+    camera : CameraModel
+        The dash camera (``Settings.camera_model()``).
+
+    Returns
+    -------
+    list of lists of dict
+        Copies of ``detections`` with ``latitude``, ``longitude``, ``position`` (``ground``, or
+        the reason the camera's position was kept: ``analytics.ground.REASONS``) and
+        ``ground_distance_m`` (metres from the camera; None unless ``ground``), ready for
+        :func:`db.detections.record_run`. Every box of the chunk is placed in one vectorised
+        call.
+    """
+    import pandas as pd  # the geodesy and data frames only where detections are stored
+
+    rows = [
+        {
+            "latitude": image.latitude,
+            "longitude": image.longitude,
+            "heading_deg": image.heading_deg,
+            "width": image.width,
+            "height": image.height,
+            **{k: d[k] for k in ("x1", "y1", "x2", "y2")},
+        }
+        for image, found in zip(images, detections, strict=True)
+        for d in found
+    ]
+    placed = _placed(pd.DataFrame(rows), camera).to_dict("records") if rows else []
+    out: list[list[dict[str, Any]]] = []
+    start = 0
+    for found in detections:
+        out.append([{**d, **placed[start + i]} for i, d in enumerate(found)])
+        start += len(found)
+    return out
+
+
+def _placed(frame: pd.DataFrame, camera: CameraModel) -> pd.DataFrame:
+    """:data:`db.detections.POSITION_FIELDS` of the detections of ``frame`` (the columns
+    ``analytics.ground.object_positions`` takes), in its order."""
+    import pandas as pd
+
+    from analytics.ground import object_positions
+
+    moved = object_positions(frame, camera=camera)
+    reason = moved["position_reason"]
+    distance = moved["ground_distance_m"].astype(object)
+    return pd.DataFrame(
+        {
+            "latitude": moved["latitude"].astype(float),
+            "longitude": moved["longitude"].astype(float),
+            "position": reason.where(reason.notna(), GROUND).astype(object),
+            "ground_distance_m": distance.where(moved["ground_distance_m"].notna(), None),
+        },
+        index=frame.index,
+    )
+
+
+def place_stored_detections(
+    db_session: Session, *, camera: CameraModel, chunk_size: int = PLACE_CHUNK
+) -> int:
+    """Place every stored detection again with ``camera`` (after the camera settings changed, or
+    for rows stored before detections were placed), in the caller's transaction; returns how
+    many were placed.
+
+    Reads ``chunk_size`` detections at a time in id order with their frames, places them in one
+    vectorised call and writes them back with one executemany ``UPDATE``, so memory stays
+    bounded however many there are.
+    """
+    placed = 0
+    after = 0
+    while True:
+        frame = detection_queries.placement_input(
+            db_session=db_session, after_id=after, limit=chunk_size
+        )
+        if frame.empty:
+            return placed
+        positions = _placed(frame, camera).assign(id=frame["detection_id"].astype(int))
+        placed += detection_queries.set_positions(
+            db_session=db_session, rows=positions.to_dict("records")
+        )
+        after = int(frame["detection_id"].iloc[-1])
 
 
 def model_version_id(*, db_session: Session, detector: DetectorLike) -> int:

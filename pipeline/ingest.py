@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import h3
 from PIL import Image as PILImage
 
+from analytics.camera import DASH_CAMERA, CameraModel
 from db.schema import H3_RESOLUTIONS
 from pipeline._exif import (
     BadGeotagError,
@@ -49,12 +50,14 @@ REASONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """The limits ingestion applies (see :class:`pipeline.settings.Settings`)."""
+    """The limits ingestion applies (see :class:`pipeline.settings.Settings`), and the dash
+    camera that places each detection on the ground as it is stored."""
 
     max_image_pixels: int = 100_000_000
     max_track_gap_s: float = 60.0
     future_tolerance_s: float = 300.0
     camera_timezone: dt.tzinfo = dt.UTC
+    camera: CameraModel = DASH_CAMERA
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestOptions:
@@ -63,6 +66,7 @@ class IngestOptions:
             max_track_gap_s=settings.max_track_gap_s,
             future_tolerance_s=settings.future_tolerance_s,
             camera_timezone=ZoneInfo(settings.camera_timezone),
+            camera=settings.camera_model(),
         )
 
 

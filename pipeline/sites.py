@@ -7,7 +7,9 @@ without a heading keep the camera's position), lets it join a nearby site or for
 (``analytics/sites.py``), refreshes the sites it touched, and decides again which sites near
 the new frames a later survey has cleared. It runs in one transaction of its own, serialised
 against concurrent calls (workers finishing chunks at the same time), and is idempotent: calling
-it twice, or after a crash half-way, adds nothing twice.
+it twice, or after a crash half-way, adds nothing twice. :func:`rebuild_sites` starts again
+from nothing, after placing every stored detection again with the camera model (the map's
+detection positions follow a change of the camera settings too).
 
 :func:`apply_reviews_in` brings the sites in line with reviewers' decisions inside the
 transaction that records them (the dashboard's Review page), so a decision and its effect on
@@ -48,6 +50,7 @@ from analytics.sites import SiteParams, cleared_sites, label_sightings, summaris
 from db import sites as site_queries
 from db.engine import transaction
 from db.schema import H3_RESOLUTIONS, utcnow
+from pipeline.detection import place_stored_detections
 from pipeline.settings import get_settings
 
 _M_PER_DEG_LAT = 111_320.0
@@ -66,6 +69,7 @@ class SitesUpdate:
     total: int = 0
     revised_sites: int = 0  # summarised again after reviews (apply_reviews)
     removed_sites: int = 0  # left without sightings by reviews and deleted
+    placed: int = 0  # detections placed again with the camera model (rebuild_sites)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -92,9 +96,9 @@ def update_sites(
         Clustering distance, category groups and the clearing rule; default
         :class:`~analytics.sites.SiteParams`.
     camera
-        The dash camera that places sightings on the ground; default: the ``camera_*``
-        settings. Sites already stored keep the positions they were given until they grow or
-        are rebuilt.
+        The dash camera that places sightings on the ground (from the frame's position, not
+        the detection's stored one); default: the ``camera_*`` settings. Sites already stored
+        keep the positions they were given until they grow or are rebuilt.
     """
     params = params or get_settings().site_params()
     camera = camera or get_settings().camera_model()
@@ -107,13 +111,20 @@ def rebuild_sites(
     engine: Engine, *, params: SiteParams | None = None, camera: CameraModel | None = None
 ) -> SitesUpdate:
     """Forget every site and cluster all detections again (after changing the parameters or
-    the camera model, or after reviewers rejected many detections), in one transaction."""
+    the camera model, or after reviewers rejected many detections), in one transaction.
+
+    Every stored detection is first placed again with ``camera``
+    (:func:`pipeline.detection.place_stored_detections`), so that the map's positions and H3
+    cells follow the camera settings as the sites do (``placed`` in the report)."""
     params = params or get_settings().site_params()
     camera = camera or get_settings().camera_model()
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)
+        placed = place_stored_detections(session, camera=camera)
         site_queries.delete_all(db_session=session)
-        return _update(session, None, params, camera)
+        report = _update(session, None, params, camera)
+        report.placed = placed
+        return report
 
 
 def apply_reviews(

@@ -161,7 +161,7 @@ def show_detection(detection_id: int) -> None:
         when = found["captured_at"]
         taken = f"{when:%Y-%m-%d %H:%M} UTC" if when is not None else "capture time unknown"
         st.caption(f"Survey {found['survey']} · {taken}")
-        st.caption(f"Position {found['latitude']:.5f}, {found['longitude']:.5f}")
+        st.caption(f"Photo taken at {found['latitude']:.5f}, {found['longitude']:.5f}")
         st.dataframe(
             boxes[["detection_id", "label", "category", "score", "review_status"]],
             hide_index=True,

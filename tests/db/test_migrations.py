@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import h3
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -58,3 +59,55 @@ def test_models_match_migrations(db_url: str) -> None:
         and not (d[0] == "remove_table" and d[1].name == "spatial_ref_sys")
     ]
     assert diff == []
+
+
+def test_detections_stored_before_placement_keep_the_camera_position(db_url: str) -> None:
+    """0006 adds ``detections.position``: rows already stored keep the camera's position and
+    say so (``camera``), until ``wastemap sites update --rebuild`` places them."""
+    dbm.downgrade(db_url, "0005_login_sessions")
+    engine = sa.create_engine(db_url)
+    now = "2026-11-20 09:00:00+00:00"
+    cells = {f"h{res}": h3.latlng_to_cell(60.17, 24.94, res) for res in (8, 9, 10)}
+    with engine.begin() as conn:
+        for statement, values in (
+            (
+                "INSERT INTO surveys (id, name, simulated, created_at) VALUES (1, 's', :no, :now)",
+                {},
+            ),
+            (
+                "INSERT INTO model_versions (id, version, class_names, details, created_at) "
+                "VALUES (1, 'm', '[]', '{}', :now)",
+                {},
+            ),
+            (
+                "INSERT INTO images (id, sha256, original_path, file_name, survey_id, latitude, "
+                "longitude, position_source, h3_r8, h3_r9, h3_r10, width, height, image_format, "
+                "orientation, heading_deg, status, ingested_at) VALUES (1, 'abc', '/p.jpg', "
+                "'p.jpg', 1, 60.17, 24.94, 'exif', :h8, :h9, :h10, 640, 480, 'JPEG', 1, 90, "
+                "'detected', :now)",
+                cells,
+            ),
+            (
+                "INSERT INTO detection_runs (id, image_id, model_version_id, detections_count, "
+                "detected_at) VALUES (1, 1, 1, 1, :now)",
+                {},
+            ),
+            (
+                "INSERT INTO detections (id, run_id, image_id, model_version_id, survey_id, "
+                "label, category, score, x1, y1, x2, y2, captured_at, latitude, longitude, "
+                "h3_r8, h3_r9, h3_r10, review_status) VALUES (1, 1, 1, 1, 1, 'bottle', "
+                "'plastic', 0.9, 260, 190, 280, 210, :now, 60.17, 24.94, :h8, :h9, :h10, "
+                "'unreviewed')",
+                cells,
+            ),
+        ):
+            conn.execute(sa.text(statement), {"now": now, "no": False, **values})
+    dbm.upgrade(db_url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT position, ground_distance_m, latitude, longitude, h3_r10 FROM detections"
+            )
+        ).one()
+    engine.dispose()
+    assert tuple(row) == ("camera", None, 60.17, 24.94, cells["h10"])
