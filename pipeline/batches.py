@@ -602,6 +602,13 @@ def move_no_overwrite(source: Path, target: Path) -> None:
     target first (a hidden ``.part`` name) and linked from there, so ``target`` only ever
     appears whole. A crash after the link and before the source is removed leaves both names
     on the same file: the next move sees that (:func:`_same_file`) and removes the source."""
+    if not _hard_link(source, target):
+        _copy_into_place(source, target)
+    source.unlink()
+
+
+def _hard_link(source: Path, target: Path) -> bool:
+    """``os.link``; False where hard links cannot be made (FileExistsError and others raise)."""
     try:
         os.link(source, target)
     except FileExistsError:
@@ -609,21 +616,15 @@ def move_no_overwrite(source: Path, target: Path) -> None:
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINK:
             raise
-        _copy_into_place(source, target)
-    source.unlink()
+        return False
+    return True
 
 
 def _copy_into_place(source: Path, target: Path) -> None:
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     shutil.copy2(source, part)
     try:
-        try:
-            os.link(part, target)
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            if exc.errno not in _NO_HARD_LINK:
-                raise
+        if not _hard_link(part, target):
             # no hard links on this filesystem: claim the name, then put the copy over the claim
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             os.replace(part, target)
