@@ -417,25 +417,33 @@ def hotspot_input(*, db_session: Session, filt: MapFilter, resolution: int = 9) 
         .cte("surveyed")  # each read twice: a CTE, so that each is grouped once
     )
     found = (
-        sa.select(
-            det_cell.label("cell"),
-            sa.func.count().label("detections"),
-            sa.func.count(sa.distinct(Detection.image_id)).label("images"),
-        )
+        sa.select(det_cell.label("cell"), sa.func.count().label("detections"))
         .where(*detection_conditions(filt))
         .group_by(det_cell)
         .cte("found")
+    )
+    # the photos that saw litter lying in a cell none was taken in (few cells: counting distinct
+    # images over every detection would double the query's time)
+    unphotographed = (
+        sa.select(
+            det_cell.label("cell"),
+            sa.func.count(sa.distinct(Detection.image_id)).label("images"),
+        )
+        .where(*detection_conditions(filt), det_cell.not_in(sa.select(surveyed.c.cell)))
+        .group_by(det_cell)
+        .subquery()
     )
     cells = sa.union(sa.select(surveyed.c.cell), sa.select(found.c.cell)).subquery()
     stmt = (
         sa.select(
             cells.c.cell,
-            sa.func.coalesce(surveyed.c.images, found.c.images).label("images"),
+            sa.func.coalesce(surveyed.c.images, unphotographed.c.images).label("images"),
             sa.func.coalesce(found.c.detections, 0).label("detections"),
         )
         .select_from(cells)
         .outerjoin(surveyed, surveyed.c.cell == cells.c.cell)
         .outerjoin(found, found.c.cell == cells.c.cell)
+        .outerjoin(unphotographed, unphotographed.c.cell == cells.c.cell)
         .order_by(cells.c.cell)
     )
     return _frame(db_session, stmt)
