@@ -240,9 +240,21 @@ def test_inbox_waits_for_complete_files(
         what="the corrupt file to move to quarantine/",
     )
     engine = create_engine(worker_env["WASTEMAP_DATABASE_URL"])
-    with engine.connect() as conn:
-        reason = conn.scalar(sa.text("SELECT reason FROM quarantine WHERE path LIKE '%broken.jpg'"))
-        paths = conn.scalars(sa.text("SELECT original_path FROM images")).all()
+
+    def recorded() -> tuple[str | None, list[str]]:
+        with engine.connect() as conn:
+            reason = conn.scalar(
+                sa.text("SELECT reason FROM quarantine WHERE path LIKE '%broken.jpg'")
+            )
+            return reason, list(conn.scalars(sa.text("SELECT original_path FROM images")))
+
+    # files move before their chunk's transaction commits: the rows follow a moment later
+    wait_for(
+        lambda: recorded()[0] is not None and len(recorded()[1]) == 3,
+        timeout_s=60,
+        what="the chunks' rows to be committed",
+    )
+    reason, paths = recorded()
     engine.dispose()
     assert reason == "corrupt"
     assert all("/processed/tram-7/" in p for p in paths) and len(paths) == 3
