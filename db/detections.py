@@ -108,6 +108,22 @@ def record_run(
     return True
 
 
+#: What places a detection on the ground (``analytics.ground.object_positions``): the camera's
+#: position (the image's), the frame's heading and size, and the box. Selected with a join to
+#: ``images``.
+PLACEMENT_FIELDS = (
+    Image.latitude,
+    Image.longitude,
+    Image.heading_deg,
+    Image.width,
+    Image.height,
+    Detection.x1,
+    Detection.y1,
+    Detection.x2,
+    Detection.y2,
+)
+
+
 def placement_input(*, db_session: Session, after_id: int = 0, limit: int = 5000) -> pd.DataFrame:
     """What places detections on the ground, for the first ``limit`` with an id above
     ``after_id`` (in id order, so that a caller pages through all of them).
@@ -117,18 +133,7 @@ def placement_input(*, db_session: Session, after_id: int = 0, limit: int = 5000
     ``y2`` (what ``analytics.ground.object_positions`` takes).
     """
     stmt = (
-        sa.select(
-            Detection.id.label("detection_id"),
-            Image.latitude,
-            Image.longitude,
-            Image.heading_deg,
-            Image.width,
-            Image.height,
-            Detection.x1,
-            Detection.y1,
-            Detection.x2,
-            Detection.y2,
-        )
+        sa.select(Detection.id.label("detection_id"), *PLACEMENT_FIELDS)
         .join(Image, Image.id == Detection.image_id)
         .where(Detection.id > int(after_id))
         .order_by(Detection.id)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db._dialect import insert_for
+from db.detections import PLACEMENT_FIELDS
 from db.map_queries import effective_category
 from db.schema import Detection, Image, Site, SiteDetection, Survey
 
@@ -63,15 +64,7 @@ _SIGHTING_FIELDS = (
     effective_category.label("category"),
     Detection.score,
     Detection.captured_at,
-    Image.latitude.label("latitude"),
-    Image.longitude.label("longitude"),
-    Detection.x1,
-    Detection.y1,
-    Detection.x2,
-    Detection.y2,
-    Image.heading_deg,
-    Image.width,
-    Image.height,
+    *PLACEMENT_FIELDS,
 )
 SIGHTING_COLUMNS: tuple[str, ...] = tuple(str(f.key) for f in _SIGHTING_FIELDS)
 

@@ -136,7 +136,7 @@ def run_batch(
     engine = database(cfg)
     try:
         if queue:
-            _queue(
+            batch_id = _queue_batch(
                 engine,
                 cfg.broker_url or "",
                 files,
@@ -146,8 +146,8 @@ def run_batch(
                 detect,
                 chunk_size,
                 as_json=as_json,
-                wait=wait,
             )
+            _announce_queued(engine, batch_id, survey, len(files), as_json=as_json, wait=wait)
             return
         detector = _detector(cfg, model) if detect else None
         report = IngestReport(survey=survey, skipped=[str(p) for p in skipped])
@@ -601,25 +601,6 @@ def _parse_start(text: str) -> dt.datetime:
     if when.tzinfo is None:
         raise fail(f"--start {text!r} needs a UTC offset, e.g. {text}+02:00")
     return when
-
-
-def _queue(
-    engine: Engine,
-    broker_url: str,
-    files: list[Path],
-    survey: str,
-    source: str,
-    track: Track | None,
-    detect: bool,
-    chunk_size: int,
-    *,
-    as_json: bool,
-    wait: bool,
-) -> None:
-    batch_id = _queue_batch(
-        engine, broker_url, files, survey, source, track, detect, chunk_size, as_json=as_json
-    )
-    _announce_queued(engine, batch_id, survey, len(files), as_json=as_json, wait=wait)
 
 
 def _queue_batch(
