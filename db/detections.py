@@ -124,9 +124,12 @@ PLACEMENT_FIELDS = (
 )
 
 
-def placement_input(*, db_session: Session, after_id: int = 0, limit: int = 5000) -> pd.DataFrame:
+def placement_input(
+    *, db_session: Session, after_id: int = 0, limit: int = 5000, only_unplaced: bool = False
+) -> pd.DataFrame:
     """What places detections on the ground, for the first ``limit`` with an id above
-    ``after_id`` (in id order, so that a caller pages through all of them).
+    ``after_id`` (in id order, so that a caller pages through all of them); with
+    ``only_unplaced``, only those never placed (``position = 'camera'``, by a partial index).
 
     Columns: ``detection_id``, ``latitude``/``longitude`` (the camera's: the image's), the
     frame's ``heading_deg``, ``width`` and ``height``, and the box ``x1``, ``y1``, ``x2``,
@@ -139,6 +142,8 @@ def placement_input(*, db_session: Session, after_id: int = 0, limit: int = 5000
         .order_by(Detection.id)
         .limit(int(limit))
     )
+    if only_unplaced:
+        stmt = stmt.where(Detection.position == CAMERA)
     rows = db_session.execute(stmt).mappings().all()
     return pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
 

@@ -137,13 +137,21 @@ class Detection(Base):
     camera model of the settings (``analytics/ground.py``), where that can be done; else the
     camera's, the image's own position. ``position`` says which: ``ground``, or why no estimate
     was made (``no_heading``, ``no_box``, ``above_horizon``, ``too_far``), or ``camera`` for
-    rows stored before objects were placed (``wastemap sites update --rebuild`` places them).
+    rows stored before objects were placed (the next site update places them:
+    ``pipeline.sites.update_sites``).
     The camera's position is always the image's (``images`` by ``image_id``)."""
 
     __tablename__ = "detections"
     __table_args__ = (
         sa.CheckConstraint("score >= 0 AND score <= 1", name="score_range"),
         sa.Index(None, "category", "captured_at"),
+        # the rows never placed on the ground (few or none): found at once by each site update
+        sa.Index(
+            "ix_detections_unplaced",
+            "id",
+            postgresql_where=sa.text("position = 'camera'"),
+            sqlite_where=sa.text("position = 'camera'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

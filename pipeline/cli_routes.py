@@ -77,7 +77,8 @@ def sites_update(
 def _print_update(report: SitesUpdate) -> None:
     if report.placed:
         err_console.print(
-            f"{report.placed} detections placed again with the camera settings (WASTEMAP_CAMERA_*)."
+            f"{report.placed} detections placed on the ground with the camera settings "
+            "(WASTEMAP_CAMERA_*)."
         )
     err_console.print(
         f"{report.sightings} new sightings: {report.new_sites} new sites, "

@@ -9,7 +9,8 @@ A detection is stored where its object lies, not where the camera stood: :func:`
 moves it along the ray through the bottom of its box to the road ahead of the dash camera
 (``analytics/ground.py``), so that the map's heatmaps and hotspots agree with the litter sites.
 :func:`place_stored_detections` does it again for every stored detection after the camera
-settings change (``wastemap sites update --rebuild``).
+settings change (``wastemap sites update --rebuild``), and for rows stored before detections were
+placed (each site update: ``pipeline.sites.update_sites``).
 """
 
 from __future__ import annotations
@@ -156,11 +157,15 @@ def _placed(frame: pd.DataFrame, camera: CameraModel) -> pd.DataFrame:
 
 
 def place_stored_detections(
-    db_session: Session, *, camera: CameraModel, chunk_size: int = PLACE_CHUNK
+    db_session: Session,
+    *,
+    camera: CameraModel,
+    chunk_size: int = PLACE_CHUNK,
+    only_unplaced: bool = False,
 ) -> int:
-    """Place every stored detection again with ``camera`` (after the camera settings changed, or
-    for rows stored before detections were placed), in the caller's transaction; returns how
-    many were placed.
+    """Place every stored detection again with ``camera`` (after the camera settings changed),
+    or with ``only_unplaced`` those never placed (rows stored before detections were placed,
+    ``position = 'camera'``), in the caller's transaction; returns how many were placed.
 
     Reads ``chunk_size`` detections at a time in id order with their frames, places them in one
     vectorised call and writes them back with one executemany ``UPDATE``, so memory stays
@@ -170,7 +175,7 @@ def place_stored_detections(
     after = 0
     while True:
         frame = detection_queries.placement_input(
-            db_session=db_session, after_id=after, limit=chunk_size
+            db_session=db_session, after_id=after, limit=chunk_size, only_unplaced=only_unplaced
         )
         if frame.empty:
             return placed

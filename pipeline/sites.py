@@ -1,15 +1,16 @@
 """Litter sites kept up to date as batches land, and collection routes over them.
 
 :func:`update_sites` is the incremental step: call it after a chunk or a batch has committed.
-It takes every detection that is no site's sighting yet, places it on the ground ahead of the
-camera that saw it (``analytics/ground.py``, with the camera model of the settings; frames
-without a heading keep the camera's position), lets it join a nearby site or form new ones
-(``analytics/sites.py``), refreshes the sites it touched, and decides again which sites near
-the new frames a later survey has cleared. It runs in one transaction of its own, serialised
-against concurrent calls (workers finishing chunks at the same time), and is idempotent: calling
-it twice, or after a crash half-way, adds nothing twice. :func:`rebuild_sites` starts again
-from nothing, after placing every stored detection again with the camera model (the map's
-detection positions follow a change of the camera settings too).
+It first places on the ground the detections stored before detections were placed (an upgraded
+database's, ``position = 'camera'``), then takes every detection that is no site's sighting yet,
+places it on the ground ahead of the camera that saw it (``analytics/ground.py``, with the
+camera model of the settings; frames without a heading keep the camera's position), lets it
+join a nearby site or form new ones (``analytics/sites.py``), refreshes the sites it touched,
+and decides again which sites near the new frames a later survey has cleared. It runs in one
+transaction of its own, serialised against concurrent calls (workers finishing chunks at the
+same time), and is idempotent: calling it twice, or after a crash half-way, adds nothing twice.
+:func:`rebuild_sites` starts again from nothing, after placing every stored detection again with
+the camera model (the map's detection positions follow a change of the camera settings too).
 
 :func:`apply_reviews_in` brings the sites in line with reviewers' decisions inside the
 transaction that records them (the dashboard's Review page), so a decision and its effect on
@@ -69,7 +70,7 @@ class SitesUpdate:
     total: int = 0
     revised_sites: int = 0  # summarised again after reviews (apply_reviews)
     removed_sites: int = 0  # left without sightings by reviews and deleted
-    placed: int = 0  # detections placed again with the camera model (rebuild_sites)
+    placed: int = 0  # detections (re)placed with the camera model: rebuild, or never placed
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -104,7 +105,10 @@ def update_sites(
     camera = camera or get_settings().camera_model()
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)
-        return _update(session, None if image_ids is None else list(image_ids), params, camera)
+        placed = place_stored_detections(session, camera=camera, only_unplaced=True)
+        report = _update(session, None if image_ids is None else list(image_ids), params, camera)
+        report.placed = placed
+        return report
 
 
 def rebuild_sites(

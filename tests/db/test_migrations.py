@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import h3
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from db.schema import Base
 from pipeline import database as dbm
+from pipeline.sites import update_sites
 
 TABLES = {"surveys", "model_versions", "images", "detection_runs", "detections", "quarantine"}
 
@@ -61,9 +63,11 @@ def test_models_match_migrations(db_url: str) -> None:
     assert diff == []
 
 
-def test_detections_stored_before_placement_keep_the_camera_position(db_url: str) -> None:
+def test_detections_stored_before_placement_are_placed_by_the_next_site_update(
+    db_url: str,
+) -> None:
     """0006 adds ``detections.position``: rows already stored keep the camera's position and
-    say so (``camera``), until ``wastemap sites update --rebuild`` places them."""
+    say so (``camera``), until the next site update places them on the ground, once."""
     dbm.downgrade(db_url, "0005_login_sessions")
     engine = sa.create_engine(db_url)
     now = "2026-11-20 09:00:00+00:00"
@@ -96,7 +100,7 @@ def test_detections_stored_before_placement_keep_the_camera_position(db_url: str
                 "INSERT INTO detections (id, run_id, image_id, model_version_id, survey_id, "
                 "label, category, score, x1, y1, x2, y2, captured_at, latitude, longitude, "
                 "h3_r8, h3_r9, h3_r10, review_status) VALUES (1, 1, 1, 1, 1, 'bottle', "
-                "'plastic', 0.9, 260, 190, 280, 210, :now, 60.17, 24.94, :h8, :h9, :h10, "
+                "'plastic', 0.9, 300, 380, 340, 420, :now, 60.17, 24.94, :h8, :h9, :h10, "
                 "'unreviewed')",
                 cells,
             ),
@@ -109,5 +113,19 @@ def test_detections_stored_before_placement_keep_the_camera_position(db_url: str
                 "SELECT position, ground_distance_m, latitude, longitude, h3_r10 FROM detections"
             )
         ).one()
-    engine.dispose()
     assert tuple(row) == ("camera", None, 60.17, 24.94, cells["h10"])
+
+    assert update_sites(engine).placed == 1
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT position, ground_distance_m, latitude, longitude, h3_r10 FROM detections"
+            )
+        ).one()
+    position, distance, lat, lon, cell = row
+    assert position == "ground"  # low in a frame heading east: on the road ahead
+    assert 2.0 < distance < 30.0
+    assert lat == pytest.approx(60.17, abs=1e-5) and lon > 24.94  # east of the camera
+    assert cell == h3.latlng_to_cell(lat, lon, 10)
+    assert update_sites(engine).placed == 0  # placed once
+    engine.dispose()
