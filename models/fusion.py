@@ -8,6 +8,9 @@
   feature map fewer;
 - the ShuffleNet trunk's RGB -> BGR channel flip is folded into the first convolution (its input
   channels reversed), so the image is not copied;
+- the convolutions run in channels-last memory layout (NHWC: the weights converted once, each
+  batch on its way into the backbone), which oneDNN's CPU kernels run faster than NCHW (about
+  1.2x on the shipped model on 2 cores; every layer after it takes either layout);
 - torchvision's ``GeneralizedRCNNTransform`` skips the resize when the image already has the size
   it would be resized to (the fast path prepares it so) and the normalisation when it is the
   identity (mean 0, std 1): both were copies of the whole image that changed nothing.
@@ -127,11 +130,29 @@ def _is_identity(mean: list[float], std: list[float]) -> bool:
     return all(m == 0 for m in mean) and all(s == 1 for s in std)
 
 
+def use_channels_last(model: nn.Module) -> bool:
+    """Convert the model's convolution weights to channels-last layout and make its backbone
+    take each batch in that layout; True when done (False: no backbone, or already done)."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is None or getattr(backbone, "channels_last", False):
+        return False
+    model.to(memory_format=torch.channels_last)
+    backbone.register_forward_pre_hook(_batch_to_channels_last)
+    backbone.channels_last = True
+    return True
+
+
+def _batch_to_channels_last(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    images, *rest = args
+    return (images.contiguous(memory_format=torch.channels_last), *rest)
+
+
 def optimize_for_inference(model: nn.Module) -> nn.Module:
     """Apply the rewrites above to a model in eval mode, in place; returns it."""
     model.eval()
     fold_batchnorm(model)
     fold_channel_order(model)
+    use_channels_last(model)
     transform = getattr(model, "transform", None)
     if isinstance(transform, GeneralizedRCNNTransform) and not isinstance(
         transform, PreparedImageTransform

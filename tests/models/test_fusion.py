@@ -19,6 +19,7 @@ from models.fusion import (
     fold_batchnorm,
     fold_channel_order,
     optimize_for_inference,
+    use_channels_last,
 )
 from models.inference import Detector
 
@@ -86,6 +87,8 @@ def test_detector_detections_match_the_model_as_trained(tiny_run):
     detector = Detector.load(tiny_run.checkpoint, num_threads=1)
     assert isinstance(detector.model.transform, PreparedImageTransform)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in detector.model.modules())
+    convs = [m for m in detector.model.modules() if isinstance(m, nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     images = [
         pil_to_tensor(Image.open(tiny_run.data / "images" / s.name).convert("RGB")).float() / 255
         for s in tiny_run.scenes[:4]
@@ -107,3 +110,5 @@ def test_optimize_is_idempotent(tiny_run):
     transform = once.transform
     assert optimize_for_inference(once).transform is transform
     assert fold_batchnorm(once) == 0
+    assert not use_channels_last(once)
+    assert len(once.backbone._forward_pre_hooks) == 1
