@@ -144,7 +144,9 @@ def routes_plan(
     depot: str = typer.Option(..., "--depot", help="Where routes start and end: LAT,LON."),
     vehicles: int = typer.Option(..., "--vehicles", help="Vehicles available."),
     capacity: float = typer.Option(..., "--capacity", help="Litres each vehicle holds."),
-    out: Path = typer.Option(..., "--out", help="File to write: .geojson, .gpx, .csv or .kml."),
+    out: Path = typer.Option(
+        ..., "--out", help="File to write: .geojson, .gpkg, .gpx, .csv or .kml."
+    ),
     max_minutes: float = typer.Option(
         None, "--max-minutes", help="Longest route in minutes (driving and stops)."
     ),

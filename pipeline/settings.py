@@ -6,6 +6,7 @@ Celery worker process and dashboard session sees the environment it was started 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,5 +189,7 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment now."""
-    return Settings()
+    """Read the settings from the environment now, and from the ``.env`` file of the current
+    folder (``WASTEMAP_ENV_FILE`` names another file; set empty, none is read)."""
+    env_file = os.environ.get("WASTEMAP_ENV_FILE", ".env")
+    return Settings(_env_file=env_file or None)

@@ -29,6 +29,7 @@ for _name in list(os.environ):
         ("WASTEMAP_TEST_", "WASTEMAP_SHARED")
     ):
         del os.environ[_name]
+os.environ["WASTEMAP_ENV_FILE"] = ""  # nor a .env file in the folder they run from
 
 
 def _admin_engine() -> sa.Engine:

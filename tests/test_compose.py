@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,14 +25,52 @@ def compose() -> dict:
     return yaml.safe_load((REPO / "docker-compose.yml").read_text())
 
 
-def test_compose_config_is_valid() -> None:
+def _compose_config(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` of the project set up as the README says (``.env`` copied
+    from ``.env.example``), in a copy so that the checkout's own ``.env`` plays no part."""
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.fail("docker-compose is not installed; `make test` installs it (apt docker-compose)")
-    result = subprocess.run(
-        [exe, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO, capture_output=True, text=True
+    shutil.copy(REPO / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    return subprocess.run(
+        [exe, "-f", "docker-compose.yml", "config", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
+
+
+def test_compose_config_is_valid(tmp_path: Path) -> None:
+    result = _compose_config(tmp_path, "-q")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_settings_in_dotenv_reach_every_wastemap_container(tmp_path: Path) -> None:
+    """What operations staff set in ``.env`` (the camera, the requeue timing, ...) is what the
+    workers, beat and the dashboard run with; the database, broker and inbox are the
+    containers' own."""
+    result = _compose_config(tmp_path)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    settings = {f"WASTEMAP_{name.upper()}" for name in Settings.model_fields}
+    compose_only = {"WASTEMAP_INBOX_HOST_DIR"}  # where the host keeps the inbox (a mount)
+    for name in example:
+        if name.startswith("WASTEMAP_"):
+            assert name in settings | compose_only, f".env.example sets unknown {name}"
+    for name in ("migrate", "worker", "beat", "dashboard"):
+        env = services[name]["environment"]
+        for key, value in example.items():
+            if key in settings:
+                assert str(env[key]) == value, (name, key)
+        assert env["WASTEMAP_DATABASE_URL"].endswith("@db:5432/wastemap")
+        assert env["WASTEMAP_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["WASTEMAP_INBOX"] == "/data/inbox"
 
 
 def test_services_and_their_commands_exist(compose: dict) -> None:

@@ -39,3 +39,23 @@ def test_beat_keeps_its_schedule_in_the_configured_file(tmp_path, monkeypatch) -
     (argv,) = started
     assert argv[1:4] == ["-A", "workers.app", "beat"]
     assert argv[argv.index("--schedule") + 1] == str(tmp_path / "beat-schedule")
+
+
+def test_a_dotenv_file_is_read_unless_told_otherwise(tmp_path, monkeypatch) -> None:
+    """``.env`` in the current folder is read; ``WASTEMAP_ENV_FILE`` names another file, or
+    none when empty (as in these tests: a developer's ``.env`` never leaks into them)."""
+    assert get_settings().site_min_score == 0.2  # this folder's .env, if any, is not read
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("WASTEMAP_SITE_MIN_SCORE=0.4\n")
+    other = tmp_path / "fleet.env"
+    other.write_text("WASTEMAP_SITE_MIN_SCORE=0.6\nWASTEMAP_CAMERA_HEIGHT_M=2.1\n")
+    monkeypatch.delenv("WASTEMAP_ENV_FILE")
+    assert get_settings().site_min_score == 0.4
+    monkeypatch.setenv("WASTEMAP_ENV_FILE", str(other))
+    settings = get_settings()
+    assert (settings.site_min_score, settings.camera_height_m) == (0.6, 2.1)
+    monkeypatch.setenv("WASTEMAP_SITE_MIN_SCORE", "0.3")  # the environment wins over the file
+    assert get_settings().site_min_score == 0.3
+    monkeypatch.setenv("WASTEMAP_ENV_FILE", "")
+    monkeypatch.delenv("WASTEMAP_SITE_MIN_SCORE")
+    assert get_settings().site_min_score == 0.2
