@@ -169,15 +169,17 @@ def resume(batch_id: str = typer.Argument(...)) -> None:
     """Send a batch's pending chunks to the workers again (safe: nothing is stored twice)."""
     from db import batches as batch_queries
     from db.engine import transaction
-    from pipeline.queue import client as queue_client
-    from pipeline.queue import send_chunk
+    from pipeline.queue import connected_client, send_chunks
 
     cfg = settings()
     if not cfg.broker_url:
         raise fail("resume needs a broker: set WASTEMAP_BROKER_URL")
+    client = connected_client(cfg.broker_url)
     engine = database(cfg)
     try:
         with transaction(engine) as session:
+            if batch_queries.get(db_session=session, batch_id=batch_id) is None:
+                raise fail(f"no batch {batch_id}: `wastemap batches list` shows the recent ones")
             chunks = batch_queries.chunk_numbers(
                 db_session=session, batch_id=batch_id, pending_only=True
             )
@@ -185,9 +187,7 @@ def resume(batch_id: str = typer.Argument(...)) -> None:
                 batch_queries.touch_chunk(db_session=session, batch_id=batch_id, chunk=chunk)
     finally:
         engine.dispose()
-    client = queue_client(cfg.broker_url)
-    for chunk in chunks:
-        send_chunk(client, batch_id, chunk)
+    send_chunks(client, batch_id, chunks)
     err_console.print(f"batch {batch_id}: {len(chunks)} pending chunks sent again")
 
 

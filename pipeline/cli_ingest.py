@@ -46,10 +46,11 @@ def ingest_files(files: list[Path], **kwargs: Any) -> IngestReport:
 
 
 def queue_client(broker_url: str) -> Any:
-    """:func:`pipeline.queue.client` (a Celery app), imported when first called."""
-    from pipeline.queue import client
+    """:func:`pipeline.queue.connected_client` (a Celery app whose broker has answered),
+    imported when first called."""
+    from pipeline.queue import connected_client
 
-    return client(broker_url)
+    return connected_client(broker_url)
 
 
 def send_chunk(client: Any, batch_id: str, chunk: int) -> None:
@@ -89,6 +90,14 @@ def ingest(
     cfg = settings()
     gps_track = read_track(track, default_timezone=ZoneInfo(cfg.camera_timezone)) if track else None
     files, others = discover(path)
+    if not files:
+        from pipeline.ingest import IMAGE_EXTENSIONS
+
+        found = f" (found {len(others)} other files)" if others else ""
+        raise fail(
+            f"no images to ingest under {path}{found}: WasteMap takes "
+            f"{', '.join(sorted(IMAGE_EXTENSIONS))} files; videos go to `wastemap ingest-video`"
+        )
     survey_name = survey or (path.resolve().name if path.is_dir() else path.resolve().parent.name)
     run_batch(
         cfg,
@@ -580,10 +589,14 @@ def _store_frames_in_chunks(
 
 
 def _check_broker(cfg: Settings, queue: bool) -> None:
-    if queue and not cfg.broker_url:
+    """With ``--queue``, a broker must be configured and answer, before anything is read."""
+    if not queue:
+        return
+    if not cfg.broker_url:
         raise fail(
             "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
         )
+    queue_client(cfg.broker_url)
 
 
 def _detector(cfg: Settings, model: Path | None) -> Any:
@@ -615,11 +628,14 @@ def _queue_batch(
     *,
     as_json: bool,
 ) -> str:
-    """Record ``files`` as one batch and send its chunks to the workers; returns its id."""
+    """Record ``files`` as one batch and send its chunks to the workers; returns its id. Nothing
+    is recorded unless the broker answers."""
     from db import batches as batch_queries
     from db.engine import transaction
     from pipeline.batches import submit
+    from pipeline.queue import send_chunks
 
+    client = queue_client(broker_url)
     batch_id = submit(
         engine,
         files=files,
@@ -631,9 +647,7 @@ def _queue_batch(
     )
     with transaction(engine) as session:
         chunks = batch_queries.chunk_numbers(db_session=session, batch_id=batch_id)
-    client = queue_client(broker_url)
-    for chunk in chunks:
-        send_chunk(client, batch_id, chunk)
+    send_chunks(client, batch_id, chunks, send=send_chunk)
     if not as_json:
         err_console.print(f"batch {batch_id}: {len(files)} files in {len(chunks)} chunks queued")
     return batch_id
@@ -728,6 +742,13 @@ def export(
         "min_score": min_score,
         "review_statuses": review_status,
     }
+    if filters["since"] and filters["until"] and filters["since"] > filters["until"]:
+        raise fail(
+            f"--since {filters['since']} is after --until {filters['until']}: nothing lies "
+            "between them (both days are included)"
+        )
+    if what is ExportWhat.map and out.suffix.lower() not in (".html", ".htm"):
+        raise fail(f"--out {out}: `export map` writes an HTML page; name it .html")
     if what is ExportWhat.images:
         detection_only = {
             "--category": category,

@@ -15,6 +15,10 @@ class DatabaseUnavailableError(WasteMapError, ConnectionError):
     """The database server cannot be reached."""
 
 
+class BrokerUnavailableError(WasteMapError, ConnectionError):
+    """The message broker (WASTEMAP_BROKER_URL) cannot be reached."""
+
+
 class TrackError(WasteMapError, ValueError):
     """A GPX/CSV track file cannot be read."""
 

@@ -220,7 +220,9 @@ def test_duplicate_content_under_two_names(db_engine: sa.Engine, tmp_path: Path)
 
 def test_commands_refuse_a_database_not_at_head(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("WASTEMAP_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
-    result = runner.invoke(app, ["ingest", str(tmp_path)])
+    (tmp_path / "photos").mkdir()
+    write_image(tmp_path / "photos" / "a.jpg", exif=make_exif(lat=60.1, lon=24.9))
+    result = runner.invoke(app, ["ingest", str(tmp_path / "photos")])
     assert result.exit_code == 2
     assert "wastemap db upgrade" in result.output
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
