@@ -6,14 +6,20 @@ page) opens one transaction with :func:`transaction` and owns it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+
+class DatabaseUrlError(ValueError):
+    """WASTEMAP_DATABASE_URL is not a URL of a database WasteMap can use (the CLI reports it as
+    one line: ``db`` imports nothing of the packages above it)."""
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -22,7 +28,7 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     SQLite gets foreign keys on, WAL journaling and a 30 s busy timeout (several processes may
     write); PostgreSQL gets pre-ping so that connections survive a server restart.
     """
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +58,36 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def parse_url(url: str) -> URL:
+    """``url`` parsed; :class:`DatabaseUrlError` if it is not the URL of a database SQLAlchemy
+    can open (its message shows no password)."""
+    try:
+        parsed = make_url(url)
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        shown, why = _masked(url), ""
+    else:
+        try:
+            parsed.get_dialect()
+            return parsed
+        except sa.exc.NoSuchModuleError:
+            shown = parsed.render_as_string(hide_password=True)
+            why = f" (unknown database or driver {parsed.drivername!r})"
+    raise DatabaseUrlError(
+        f"WASTEMAP_DATABASE_URL '{shown}' is not a database URL{why}; use e.g. "
+        "sqlite:////path/wastemap.db or postgresql+psycopg2://user@host/db"
+    )
+
+
+def _masked(text: str) -> str:
+    """``text`` with what comes before its last '@' (perhaps a user name and password) hidden,
+    but a leading scheme (``postgresql://``) kept."""
+    if "@" not in text:
+        return text
+    head, host = text.rsplit("@", 1)
+    scheme = re.match(r"[A-Za-z][\w+.-]*:?//", head)
+    return f"{scheme.group() if scheme else ''}***@{host}"
+
+
 def redacted_url(url: str) -> str:
     """The URL with its password hidden, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    return parse_url(url).render_as_string(hide_password=True)

@@ -32,6 +32,16 @@ routes_app = typer.Typer(help="Collection routes over the litter sites.", no_arg
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 
 
+def _check_out(out: Path, formats: dict[str, str]) -> None:
+    """An :class:`ExportError` unless ``out``'s extension picks one of ``formats`` (or is .json,
+    GeoJSON), before anything is read."""
+    if out.suffix.lower() not in {*formats.values(), ".json"}:
+        *others, last = (f"*{ext}" for ext in formats.values())
+        raise ExportError(
+            f"--out {out}: name the file {', '.join(others)} or {last} to pick the format"
+        )
+
+
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -102,11 +112,13 @@ def sites_list(
     as_json: bool = typer.Option(False, "--json", help="Print the sites as JSON."),
 ) -> None:
     """The litter sites, most recently seen first."""
-    from analytics.exports import write_points
+    from analytics.exports import POINT_FORMATS, write_points
     from pipeline.sites import load_sites
 
     if status not in ("active", "cleared", "all"):
         raise fail(f"--status {status!r}: use active, cleared or all")
+    if out is not None:
+        _check_out(out, POINT_FORMATS)
     engine = database()
     try:
         sites = load_sites(
@@ -193,11 +205,7 @@ def routes_plan(
             "(when the crews leave the depot) too"
         )
     window_table = read_time_windows(windows) if windows is not None else None
-    if out.suffix.lower() not in {*ROUTE_FORMATS.values(), ".json"}:
-        raise ExportError(
-            f"--out {out}: name the file *.geojson, *.gpx, *.csv, *.kml or *.gpkg to pick the "
-            "format"
-        )
+    _check_out(out, ROUTE_FORMATS)
     if seconds <= 0:
         raise fail(f"--seconds {seconds}: give the solver a positive time limit")
     engine = database()

@@ -114,6 +114,8 @@ def read_track(path: Path, *, default_timezone: dt.tzinfo = dt.UTC) -> Track:
     ``timestamp,lat,lon`` (ISO 8601 times; times without an offset are in ``default_timezone``).
     """
     path = Path(path)
+    if path.is_dir():
+        raise TrackError(f"track {path} is a folder; give a .gpx or .csv track file")
     if not path.is_file():
         raise TrackError(f"track file {path} does not exist")
     suffix = path.suffix.lower()

@@ -184,6 +184,8 @@ def iter_frames(
     live = is_live(source)
     if not live and not Path(source).is_file():
         raise VideoError(f"video {source} does not exist")
+    if not live:
+        _check_decodes(source)
     try:
         container = av.open(source, timeout=10.0 if live else None)
     except av.error.FFmpegError as exc:
@@ -218,6 +220,25 @@ def iter_frames(
     # close the video (a file handle or a stream connection) when the generator goes away
     weakref.finalize(frames, container.close)
     return frames
+
+
+def _check_decodes(path: str) -> None:
+    """Raise :class:`VideoError` unless the file ``path`` holds a video whose first frame
+    decodes (FFmpeg opens some other files, a broken image say, as a video it cannot decode)."""
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                why = "it has no video stream"
+            elif next(container.decode(container.streams.video[0]), None) is None:
+                why = "it holds no frames"
+            else:
+                return
+    except av.error.FFmpegError as exc:
+        why = exc.strerror or str(exc)
+    raise VideoError(
+        f"{path} is not a video that can be decoded ({why}): give an MP4, MOV, MKV or AVI file, "
+        "or a stream URL such as rtsp://camera/1"
+    )
 
 
 def _pick(

@@ -527,6 +527,16 @@ def test_sites_list_exports_points(
     assert "4 sites (all)" in result.output
 
 
+def test_sites_list_names_the_formats_it_writes(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "sites.xlsx"
+    result = runner.invoke(app, ["sites", "list", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "sites.xlsx" in said and "--format" not in said
+    assert "name the file *.geojson, *.csv, *.gpkg, *.gpx or *.kml" in said
+    assert not out.exists()
+
+
 def test_demo_routes_exports_the_survey(db_engine: sa.Engine, objects, tmp_path: Path) -> None:
     store_frames(db_engine, survey="sample", frames=passes(objects, start=START))
     plan, paths = demo_routes(db_engine, survey="sample", out_dir=tmp_path, seconds=0.3)

@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from pipeline.cli import app
 from pipeline.errors import TrackError
 from pipeline.tracks import TrackFix, read_track
 
@@ -88,3 +90,13 @@ def test_bad_track_files(tmp_path: Path) -> None:
     notgpx.write_text("not xml")
     with pytest.raises(TrackError, match="not valid GPX"):
         read_track(notgpx)
+
+
+def test_ingest_names_a_track_that_is_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    folder = tmp_path / "tracks"
+    folder.mkdir()
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "photos"), "--track", str(folder)])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"track {folder} is a folder; give a .gpx or .csv track file" in said

@@ -121,6 +121,29 @@ def test_ingest_video_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert bad.exit_code == 2 and "does not exist" in bad.output
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"hello, this is not a video\n", b"\x89PNG\r\n\x1a\nnot really an image\n"],
+    ids=["text", "broken-image"],  # FFmpeg opens the second as a video, then cannot decode it
+)
+@pytest.mark.parametrize("start", [[], ["--start", "2026-11-20T08:00:00+00:00"]])
+def test_ingest_video_refuses_a_file_that_is_no_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, start: list[str]
+) -> None:
+    monkeypatch.setenv("WASTEMAP_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    video = tmp_path / "notvideo.mp4"
+    video.write_bytes(content)
+    gpx = straight_track(tmp_path / "drive.gpx")
+    result = runner.invoke(app, ["ingest-video", str(video), "--track", str(gpx), *start])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split()).replace(f"{tmp_path}/", "")
+    assert "notvideo.mp4 is not a video that can be decoded" in said
+    assert "rtsp://" in said and "creation_time" not in said
+    assert not (tmp_path / "notvideo_frames").exists()
+
+
 class _LiveConnection:
     """Stands in for an RTSP connection (no camera can stream here); its frames come from the
     test's own generator."""
