@@ -41,20 +41,26 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | Path, *, hint: str = "") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (CPU tensors)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (CPU tensors).
+
+    ``hint`` (what to do instead) ends the message when the file is missing or not a checkpoint.
+    """
     path = Path(path)
+    hint = hint or "Use a checkpoint written by `wastemap train` (RUN_DIR/best.pt)."
     if not path.is_file():
-        raise ModelNotFoundError(
-            path, hint or "Pass --model with a checkpoint from `wastemap train` (RUN_DIR/best.pt)."
-        )
+        raise ModelNotFoundError(path, hint)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from exc
+        # torch.load's own messages run to a paragraph of advice on weights_only: keep one clause
+        cause = str(exc).strip().split("\n")[0].split(". ")[0][:120]
+        cause = f"{type(exc).__name__}: {cause}" if cause else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a WasteMap checkpoint (torch cannot read it: {cause}). {hint}"
+        ) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path} is not a WasteMap detector checkpoint (no format {FORMAT!r}); "
-            "use a file written by `wastemap train`"
+            f"{path} is not a WasteMap checkpoint (no format {FORMAT!r} in it). {hint}"
         )
     return data
 

@@ -113,6 +113,11 @@ def read_dataset(
     }
     if format not in readers:
         raise ValueError(f"unknown dataset format {format!r}; choose one of {', '.join(FORMATS)}")
+    if not Path(path).exists():
+        also = " or .json file" if format == "coco" else ""
+        raise DatasetLayoutError(
+            f"{path} does not exist; give a {format.upper()} dataset folder{also}"
+        )
     return readers[format](path, class_names=class_names, skip_bad=skip_bad)
 
 
@@ -232,12 +237,19 @@ def read_yolo(
         yaml_path = find_yolo_yaml(root)
         if yaml_path is None:
             raise DatasetLayoutError(
-                f"no data.yaml with the class names in {root} or {root.parent}"
+                f"no data.yaml with the class names in {root} or {root.resolve().parent}: add "
+                f"{root / 'data.yaml'} with `names: [...]`, the class names in id order "
+                "(Ultralytics layout)"
             )
         class_names = _yolo_names(yaml_path)
     names = tuple(class_names)
     problems = _Problems(skip_bad)
     images = {p.stem: p for p in sorted(images_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    if not images:
+        raise DatasetLayoutError(
+            f"{images_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}): put the dataset's "
+            "images there, their boxes in labels/ as .txt files of the same names"
+        )
     label_files = sorted(labels_dir.glob("*.txt"))
     for label_file in label_files:
         if label_file.stem not in images:
@@ -319,11 +331,19 @@ def read_coco(
     parent. Class names are the categories sorted by id (``class_names`` overrides their order).
     """
     json_path = _find_coco_json(Path(path))
-    text = json_path.read_text()
+    text = json_path.read_text(errors="replace")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise AnnotationError(json_path, exc.lineno, f"not valid JSON: {exc.msg}") from exc
+        raise DatasetLayoutError(
+            f"{json_path} is not a COCO JSON file ({exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}): give the COCO annotations .json, or the dataset's own --format"
+        ) from exc
+    if not isinstance(data, dict):
+        raise DatasetLayoutError(
+            f"{json_path} is not a COCO JSON file (it holds a {type(data).__name__}, not an "
+            "object with images, annotations and categories)"
+        )
     problems = _Problems(skip_bad)
     categories = sorted(data.get("categories", []), key=lambda c: c["id"])
     cat_names = {c["id"]: str(c["name"]) for c in categories}

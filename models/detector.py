@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
+import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -19,7 +20,7 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from models.backbones import shufflenet_v2_x0_5_fpn, torchvision_fpn_backbone
 from models.config import CandidateObjectLocator, DetectorConfig, FeatureMapGenerator
-from models.errors import WeightsUnavailableError
+from models.errors import DeviceError, WeightsUnavailableError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,6 +37,24 @@ DEFAULT_ANCHORS = {
     "mobilenet_v3_large_fpn": ((16, 32, 64), (64, 128, 256), (128, 256, 512)),
     "resnet50_fpn": ((16,), (32,), (64,), (128,), (256,)),
 }
+
+
+def check_device(device: str, *, name: str = "--device") -> torch.device:
+    """``device`` as a torch device: ``cpu``, or ``cuda`` (``cuda:N``) where CUDA is available.
+
+    ``name`` is where the user set it (``--device``, ``WASTEMAP_DEVICE``), for the message; a bad
+    value raises :class:`~models.errors.DeviceError` before any model or data is loaded.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise DeviceError(f"{name} {device!r} is not a device; use cpu or cuda")
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        fix = f"{name} cpu" if name.startswith("-") else f"{name}=cpu"
+        raise DeviceError(f"{name} {device}: CUDA is not available on this machine; use {fix}")
+    return parsed
 
 
 def default_config(

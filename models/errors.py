@@ -62,6 +62,10 @@ class DatasetLayoutError(FileNotFoundError):
     """The dataset folder does not have the layout its format needs."""
 
 
+class DeviceError(ValueError):
+    """A torch device that is not cpu or cuda, or cuda on a machine where CUDA is not available."""
+
+
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be downloaded or read (e.g. offline)."""
 

@@ -132,8 +132,12 @@ class Detector:
 
         ``num_threads`` sets torch's CPU threads (default: every core of the machine).
         """
+        hint = (
+            "Pass RUN_DIR/best.pt from `wastemap train` as --model, or leave --model out (and "
+            "WASTEMAP_MODEL_PATH unset) for the shipped model."
+        )
         if path is None:
-            path = shipped_model_path()
+            path, hint = shipped_model_path(), ""
             if path is None:
                 raise ModelNotFoundError(
                     WEIGHTS_DIR / "*.pt",
@@ -142,7 +146,7 @@ class Detector:
                 )
         path = Path(path)
         torch.set_num_threads(num_threads or os.cpu_count() or 1)
-        data = load_checkpoint(path)
+        data = load_checkpoint(path, hint=hint)
         model, _ = model_from_checkpoint(data)
         return cls(model, data, path, device=device)
 

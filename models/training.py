@@ -29,6 +29,7 @@ from models.checkpoint import load_checkpoint, save_checkpoint
 from models.config import DetectorConfig
 from models.datasets import DatasetIndex, DetectionDataset, collate
 from models.detector import build_detector
+from models.errors import ModelNotFoundError
 from models.evaluation import evaluate_model
 from models.taxonomy import category_for
 from models.transforms import AugmentConfig, eval_transforms, train_transforms
@@ -205,7 +206,7 @@ def train(
 ) -> TrainResult:
     """Train a detector on ``train_index``; see the module docstring for the files written.
 
-    With ``resume`` and an existing ``RUN_DIR/last.pt``, the run continues after the last
+    With ``resume``, the run in ``RUN_DIR/last.pt`` (which must exist) continues after the last
     finished epoch with the checkpoint's config and recipe; ``resume_epochs`` may change the
     total number of epochs (the cosine schedule then follows the new length), and ``recipe``'s
     device, threads and workers apply (they say where the run goes on, not what it learns).
@@ -213,6 +214,11 @@ def train(
     optimizer and schedule: a second fine-tuning stage with another recipe.
     """
     out = Path(out_dir)
+    if resume and not (out / "last.pt").is_file():
+        raise ModelNotFoundError(
+            out / "last.pt",
+            f"There is no run to resume in {out}: drop --resume to start a new run.",
+        )
     out.mkdir(parents=True, exist_ok=True)
     handler = _setup_log(out)
     try:
@@ -256,7 +262,7 @@ def _train(
 ) -> TrainResult:
     last_path, best_path = out / "last.pt", out / "best.pt"
     state: dict[str, Any] | None = None
-    if resume and last_path.is_file():
+    if resume:
         state = load_checkpoint(last_path)
         config = DetectorConfig.from_dict(state["config"])
         done = state["training"]["epoch"] + 1
@@ -276,8 +282,6 @@ def _train(
             num_workers=recipe.num_workers,
         )
         LOG.info("resuming %s after epoch %d", last_path, state["training"]["epoch"])
-    elif resume:
-        LOG.info("--resume: no %s yet, starting a new run", last_path)
     if tuple(config.class_names) != tuple(train_index.class_names):
         config = config.with_classes(train_index.class_names)
     taxonomy = {name: category_for(name, class_map) for name in config.class_names}

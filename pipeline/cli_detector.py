@@ -15,6 +15,7 @@ from models.errors import (
     BackboneWeightsError,
     CheckpointError,
     DatasetLayoutError,
+    DeviceError,
     ModelNotFoundError,
     UnknownCategoryError,
     UnknownLabelError,
@@ -26,6 +27,7 @@ USER_ERRORS = (
     BackboneWeightsError,
     CheckpointError,
     DatasetLayoutError,
+    DeviceError,
     ModelNotFoundError,
     UnknownCategoryError,
     UnknownLabelError,
@@ -67,13 +69,21 @@ def _fail(exc: Exception) -> typer.Exit:
 def _detector_options(
     model: Path | None, device: str | None, threads: int | None
 ) -> tuple[Path | None, str, int | None]:
-    """The checkpoint, device and torch threads to run: each option, else its setting."""
+    """The checkpoint, device and torch threads to run: each option, else its setting.
+
+    The device is checked here (:class:`~models.errors.DeviceError` names the option or setting).
+    """
+    from models.detector import check_device
     from pipeline._cli_common import settings
 
     cfg = settings()
+    name = "--device"
+    if device is None:
+        device, name = cfg.device, "WASTEMAP_DEVICE"
+    check_device(device, name=name)
     return (
         model if model is not None else cfg.model_path,
-        device if device is not None else cfg.device,
+        device,
         threads if threads is not None else cfg.num_threads,
     )
 
@@ -81,11 +91,15 @@ def _detector_options(
 def _check_format(format: str) -> str:
     from models.datasets import FORMATS
 
-    if format not in FORMATS:
+    return _check_choice(format, FORMATS, "--format")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
         raise typer.BadParameter(
-            f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format"
+            f"{value!r}: choose one of {', '.join(choices)}", param_hint=option
         )
-    return format
+    return value
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -183,16 +197,18 @@ def train(
     ] = None,
 ) -> None:
     """Train the detector; checkpoint every epoch to RUN_DIR (last.pt resumable, best.pt)."""
-    from models.config import DetectorConfig
+    from models.config import BACKBONES, DetectorConfig
     from models.datasets import merge_datasets, read_dataset
-    from models.detector import default_config
+    from models.detector import check_device, default_config
     from models.taxonomy import parse_class_map
     from models.training import TrainConfig
     from models.training import train as run_training
     from models.transforms import AugmentConfig
 
     _check_format(format)
+    _check_choice(backbone, BACKBONES, "--backbone")
     try:
+        check_device(device, name="--device")
         mapping = parse_class_map(class_map or [])
         train_index = merge_datasets([read_dataset(d, format, skip_bad=skip_bad) for d in data])
         val_index = (
@@ -297,8 +313,8 @@ def evaluate(
     from models.transforms import eval_transforms
 
     _check_format(format)
-    model, device, threads = _detector_options(model, device, threads)
     try:
+        model, device, threads = _detector_options(model, device, threads)
         mapping = parse_class_map(class_map or [])
         detector = Detector.load(model, device=device, num_threads=threads)
         index = read_dataset(data, format, skip_bad=skip_bad)
@@ -368,17 +384,21 @@ def detect(
     threads: ThreadsOpt = None,
 ) -> None:
     """Detect litter in images; draw the boxes and print JSON."""
+    from PIL import UnidentifiedImageError
+
     from models.inference import Detector
 
-    missing = [str(p) for p in images if not p.is_file()]
-    if missing:
-        raise _fail(FileNotFoundError(f"image not found: {', '.join(missing)}"))
-    model, device, threads = _detector_options(model, device, threads)
+    _check_detect_paths(images, out)
     try:
+        model, device, threads = _detector_options(model, device, threads)
         detector = Detector.load(model, device=device, num_threads=threads)
         if score_threshold is not None:
             detector = detector.with_score_threshold(score_threshold)
         results = detector.detect_paths(images, batch_size=batch_size)
+    except UnidentifiedImageError as exc:
+        raise _fail(
+            ValueError(f"{exc}: it is not an image PIL can read; give JPEG, PNG or HEIC photos")
+        ) from exc
     except (*USER_ERRORS, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     if explain and out is None:
@@ -400,6 +420,23 @@ def detect(
         for key in ("drawn", "explain"):
             if key in record:
                 typer.echo(f"  {key}: {record[key]}")
+
+
+def _check_detect_paths(images: list[Path], out: Path | None) -> None:
+    """Fail before loading the model when an image is a folder or missing, or --out is a file."""
+    folders = [str(p) for p in images if p.is_dir()]
+    if folders:
+        raise _fail(
+            IsADirectoryError(
+                f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}; "
+                f"give image files, e.g. {Path(folders[0]) / '*.jpg'}"
+            )
+        )
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        raise _fail(FileNotFoundError(f"image not found: {', '.join(missing)}"))
+    if out is not None and out.exists() and not out.is_dir():
+        raise _fail(FileExistsError(f"--out {out} is a file; give a folder for the drawn images"))
 
 
 def _detect_record(

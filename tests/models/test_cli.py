@@ -197,6 +197,7 @@ def test_detector_options_default_to_the_settings(command, tiny_run, tmp_path, m
         raise CheckpointError("stop here")
 
     monkeypatch.setattr(Detector, "load", fake_load)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)  # WASTEMAP_DEVICE=cuda is checked
     monkeypatch.setenv("WASTEMAP_MODEL_PATH", str(tmp_path / "configured.pt"))
     monkeypatch.setenv("WASTEMAP_DEVICE", "cuda")
     monkeypatch.setenv("WASTEMAP_NUM_THREADS", "3")
