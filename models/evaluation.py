@@ -4,6 +4,11 @@
 ``per_category`` AP@.5 per platform category (labels of the dataset and of the model both mapped
 through :mod:`models.taxonomy`, so a dataset with other class names can be scored). Classes with
 no ground-truth box have AP ``None`` and do not enter the means.
+
+Besides the COCO metrics, :func:`operating_point` says what a user of the detections sees at one
+score threshold (the one litter sites are made from, say): of the detections scoring at least
+that, how many lie on an object (precision), and how many objects they find (recall), each box
+matched to at most one object at IoU 0.5, with the class and regardless of it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,22 @@ class CocoScores:
 
 
 @dataclass
+class OperatingPoint:
+    """Precision and recall of the detections scoring at least ``score`` (IoU 0.5, one object
+    per detection): with the class (``precision``/``recall``), and whatever the class
+    (``precision_any_class``/``recall_any_class``, "is there litter here"). ``None`` where
+    there is nothing to divide by (no detection, or no object)."""
+
+    score: float
+    detections: int
+    objects: int
+    precision: float | None
+    recall: float | None
+    precision_any_class: float | None
+    recall_any_class: float | None
+
+
+@dataclass
 class EvalResult:
     """What ``wastemap eval --json`` prints (plus the curves for ``--plots``)."""
 
@@ -46,6 +67,7 @@ class EvalResult:
     num_images: int
     num_boxes: int
     curves: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    at_score: list[OperatingPoint] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the curves left out)."""
@@ -57,6 +79,7 @@ class EvalResult:
             "level": self.level,
             "num_images": self.num_images,
             "num_boxes": self.num_boxes,
+            "at_score": [asdict(point) for point in self.at_score],
         }
 
 
@@ -169,13 +192,15 @@ def evaluate_predictions(
     dataset_classes: Sequence[str],
     model_classes: Sequence[str] | None = None,
     class_map: Mapping[str, str] | None = None,
+    at_scores: Sequence[float] = (),
 ) -> EvalResult:
     """Score ``predictions`` (model label space) against ``targets`` (dataset label space).
 
     When every dataset class name is one of ``model_classes`` (compared case- and
     separator-insensitively) the headline ``map``/``map50`` are class-level; otherwise they are
     computed over platform categories (``level == "category"``), with ``class_map`` naming the
-    category of labels the taxonomy table does not know.
+    category of labels the taxonomy table does not know. ``at_scores``: the score thresholds to
+    give an :func:`operating_point` at, in the headline's label space.
     """
     model_classes = list(model_classes if model_classes is not None else dataset_classes)
     model_index = {normalise_label(n): i + 1 for i, n in enumerate(model_classes)}
@@ -203,6 +228,11 @@ def evaluate_predictions(
 
     all_matched = len(matched) == len(dataset_classes)
     headline = class_scores if all_matched else cat_scores
+    if all_matched:
+        scored_targets, scored_predictions = targets, _relabel(predictions, to_dataset)
+    else:
+        scored_targets = _relabel(targets, gt_to_cat)
+        scored_predictions = _relabel(predictions, dt_to_cat)
     return EvalResult(
         map=headline.map,
         map50=headline.map50,
@@ -212,6 +242,59 @@ def evaluate_predictions(
         num_images=len(targets),
         num_boxes=int(sum(len(_as_numpy(t["labels"]).reshape(-1)) for t in targets)),
         curves={"class": class_scores.precision50, "category": cat_scores.precision50},
+        at_score=[operating_point(scored_targets, scored_predictions, score=t) for t in at_scores],
+    )
+
+
+def operating_point(
+    targets: Sequence[Target],
+    predictions: Sequence[Prediction],
+    *,
+    score: float,
+    iou: float = 0.5,
+) -> OperatingPoint:
+    """Precision and recall of the predictions scoring at least ``score`` (labels of targets and
+    predictions in one label space). In each image the detections, highest score first, each
+    take the free object they overlap most, if by ``iou`` or more: with the same label for
+    ``precision``/``recall``, any label for the ``_any_class`` pair."""
+    from torchvision.ops import box_iou
+
+    found = {True: 0, False: 0}  # same class -> matched detections
+    detections = objects = 0
+    for target, pred in zip(targets, predictions, strict=True):
+        gt_boxes = torch.as_tensor(_as_numpy(target["boxes"]), dtype=torch.float64).reshape(-1, 4)
+        gt_labels = _as_numpy(target["labels"]).reshape(-1)
+        scores = _as_numpy(pred["scores"]).reshape(-1)
+        keep = np.flatnonzero(scores >= score)
+        keep = keep[np.argsort(-scores[keep], kind="stable")]
+        boxes = torch.as_tensor(_as_numpy(pred["boxes"]), dtype=torch.float64).reshape(-1, 4)
+        labels = _as_numpy(pred["labels"]).reshape(-1)
+        detections += len(keep)
+        objects += len(gt_labels)
+        if not len(keep) or not len(gt_labels):
+            continue
+        overlaps = box_iou(boxes[keep], gt_boxes).numpy()
+        for same_class in (True, False):
+            free = np.ones(len(gt_labels), dtype=bool)
+            for row, index in enumerate(keep):
+                allowed = free & (gt_labels == labels[index] if same_class else True)
+                candidates = np.where(allowed, overlaps[row], -1.0)
+                best = int(candidates.argmax())
+                if candidates[best] >= iou:
+                    free[best] = False
+                    found[same_class] += 1
+
+    def ratio(part: int, whole: int) -> float | None:
+        return part / whole if whole else None
+
+    return OperatingPoint(
+        score=float(score),
+        detections=detections,
+        objects=objects,
+        precision=ratio(found[True], detections),
+        recall=ratio(found[True], objects),
+        precision_any_class=ratio(found[False], detections),
+        recall_any_class=ratio(found[False], objects),
     )
 
 
@@ -245,10 +328,12 @@ def evaluate_model(
     batch_size: int = 4,
     device: str = "cpu",
     score_threshold: float | None = 0.01,
+    at_scores: Sequence[float] = (),
 ) -> EvalResult:
     """Evaluate a torchvision detection model on a :class:`~models.datasets.DetectionDataset`.
 
-    ``score_threshold`` temporarily replaces the model's (a low one gives the full PR curve).
+    ``score_threshold`` temporarily replaces the model's (a low one gives the full PR curve);
+    ``at_scores`` as in :func:`evaluate_predictions`.
     """
     roi_heads = getattr(model, "roi_heads", None)
     saved = roi_heads.score_thresh if roi_heads is not None else None
@@ -271,6 +356,7 @@ def evaluate_model(
         dataset_classes=dataset.index.class_names,
         model_classes=model_classes,
         class_map=class_map,
+        at_scores=at_scores,
     )
 
 

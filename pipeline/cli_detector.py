@@ -304,18 +304,31 @@ def evaluate(
     skip_bad: SkipBadOpt = False,
     device: DetectDeviceOpt = None,
     threads: ThreadsOpt = None,
+    at_score: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--at-score",
+            help="Also give precision and recall of the detections scoring at least this "
+            "(repeat for several; default: WASTEMAP_SITE_MIN_SCORE, what litter sites use).",
+        ),
+    ] = None,
 ) -> None:
-    """Score a checkpoint on a dataset with COCO metrics (faster-coco-eval)."""
+    """Score a checkpoint on a dataset with COCO metrics (faster-coco-eval), and say what the
+    detections above a score threshold are worth (precision and recall at IoU 0.5)."""
     from models.datasets import DetectionDataset, read_dataset
     from models.evaluation import evaluate_model, plot_pr_curves
     from models.inference import Detector
     from models.taxonomy import parse_class_map
     from models.transforms import eval_transforms
+    from pipeline._cli_common import settings
 
     _check_format(format)
     try:
         model, device, threads = _detector_options(model, device, threads)
         mapping = parse_class_map(class_map or [])
+        scores = at_score or [settings().site_min_score]
+        if any(not 0.0 <= t <= 1.0 for t in scores):
+            raise ValueError(f"--at-score {scores}: scores lie between 0 and 1")
         detector = Detector.load(model, device=device, num_threads=threads)
         index = read_dataset(data, format, skip_bad=skip_bad)
         result = evaluate_model(
@@ -326,6 +339,7 @@ def evaluate(
             batch_size=batch_size,
             device=device,
             score_threshold=score_threshold,
+            at_scores=scores,
         )
     except (*USER_ERRORS, ValueError) as exc:
         raise _fail(exc) from exc
@@ -353,6 +367,19 @@ def _print_eval(payload: dict[str, Any]) -> None:
         for name, ap in payload[key].items():
             table.add_row(name, "-" if ap is None else f"{ap:.3f}")
         console.print(table)
+    table = Table(
+        "score >=", "detections", "precision", "recall", "precision, any class", "recall, any class"
+    )
+    for point in payload["at_score"]:
+        table.add_row(
+            f"{point['score']:g}",
+            str(point["detections"]),
+            *(
+                "-" if point[key] is None else f"{point[key]:.0%}"
+                for key in ("precision", "recall", "precision_any_class", "recall_any_class")
+            ),
+        )
+    console.print(table)
     for plot in payload.get("plots", []):
         console.print(f"plot: {plot}")
 

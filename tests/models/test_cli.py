@@ -86,6 +86,22 @@ def test_eval_json_and_plots(tiny_run, tmp_path):
     assert set(payload["per_class"]) == {"plastic", "metal"}
     assert payload["per_category"]["plastic"] > 0.9 and payload["per_category"]["glass"] is None
     assert (tmp_path / "plots" / "pr_curve_class.png").is_file()
+    # what the detections litter sites are made from are worth (WASTEMAP_SITE_MIN_SCORE, 0.2)
+    (point,) = payload["at_score"]
+    assert point["score"] == 0.2 and point["objects"] == payload["num_boxes"]
+    assert point["recall"] > 0.8 and point["precision_any_class"] >= point["precision"] > 0.5
+
+    several = runner.invoke(
+        app,
+        [
+            *("eval", "--data", str(tiny_run.data), "--model", str(tiny_run.checkpoint)),
+            *("--at-score", "0.5", "--at-score", "0.9", "--threads", "1", "--json"),
+        ],
+    )
+    assert several.exit_code == 0, several.output
+    half, most = json.loads(_stdout(several))["at_score"]
+    assert (half["score"], most["score"]) == (0.5, 0.9)
+    assert most["detections"] <= half["detections"] and most["recall"] <= half["recall"]
 
 
 def test_eval_other_names_with_class_map(tiny_run, tmp_path):

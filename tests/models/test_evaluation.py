@@ -121,3 +121,40 @@ def test_pr_plot(tmp_path):
     assert [p.name for p in paths] == ["pr_curve_class.png", "pr_curve_category.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
     assert isinstance(result, EvalResult) and not math.isnan(result.map)
+
+
+def test_operating_point_counts_what_a_user_sees_above_a_score():
+    targets = _targets()  # 3 objects in 3 images
+    perfect = evaluate_predictions(
+        targets, _perfect(targets), dataset_classes=NAMES, at_scores=[0.5]
+    )
+    (point,) = perfect.at_score
+    assert (point.detections, point.objects) == (3, 3)
+    assert (point.precision, point.recall) == (1.0, 1.0)
+    assert (point.precision_any_class, point.recall_any_class) == (1.0, 1.0)
+
+    preds = _perfect(targets)
+    preds[0]["labels"] = torch.tensor([2, 1])  # the first image's two objects swapped
+    preds[0]["scores"] = torch.tensor([0.9, 0.3])  # and one of them weak
+    preds[1]["boxes"] = preds[1]["boxes"] + 40.0  # off its object: IoU under 0.5
+    preds[2] = {  # a detection where there is nothing
+        "boxes": torch.tensor([[5.0, 5, 25, 25]]),
+        "labels": torch.tensor([3]),
+        "scores": torch.tensor([0.8]),
+    }
+    low, high = evaluate_predictions(
+        targets, preds, dataset_classes=NAMES, at_scores=[0.2, 0.5]
+    ).at_score
+    # score >= 0.2: 4 detections; both of image 0 lie on an object, with the wrong class
+    assert (low.detections, low.objects) == (4, 3)
+    assert (low.precision, low.recall) == (0.0, 0.0)
+    assert (low.precision_any_class, low.recall_any_class) == (0.5, pytest.approx(2 / 3))
+    # score >= 0.5: the weak one goes
+    assert high.detections == 3
+    assert (high.precision_any_class, high.recall_any_class) == (
+        pytest.approx(1 / 3),
+        pytest.approx(1 / 3),
+    )
+    nothing = evaluate_predictions(targets, preds, dataset_classes=NAMES, at_scores=[0.95])
+    assert nothing.at_score[0].detections == 0 and nothing.at_score[0].precision is None
+    assert nothing.to_dict()["at_score"][0]["recall"] == 0.0
