@@ -102,6 +102,30 @@ def render_card(
         if also
         else ""
     )
+    points = [
+        (label, point)
+        for label, m in [("`valid`", metrics), *((a, m) for a, _, m in also_measured or [])]
+        for point in m.get("at_score", [])
+    ]
+    points_section = (
+        "\nWhat the detections above a score are worth (`wastemap eval --at-score S`; litter "
+        "sites are made from those scoring at least `WASTEMAP_SITE_MIN_SCORE`, 0.2 by default): "
+        "of the detections, the share lying on an object (IoU 0.5, one object each), and of the "
+        "objects, the share found; with the class, and whatever the class.\n\n"
+        "| data | score >= | detections | objects | precision | recall | precision, any class "
+        "| recall, any class |\n|---|---|---|---|---|---|---|---|\n"
+        + "".join(
+            f"| {label} | {p['score']:g} | {p['detections']} | {p['objects']} | "
+            + " | ".join(
+                "-" if p[k] is None else f"{p[k]:.0%}"
+                for k in ("precision", "recall", "precision_any_class", "recall_any_class")
+            )
+            + " |\n"
+            for label, p in points
+        )
+        if points
+        else ""
+    )
     if history and shipped == history[-1]["epoch"]:
         epoch_text = (
             f"{shipped} of {len(history)}, the last (the schedule's end, not picked on `valid`)"
@@ -186,7 +210,7 @@ Measured by
 {_table(per_class, ("class", "AP@.5"))}
 
 {_table(per_category, ("category", "AP@.5"))}
-{also_section}
+{also_section}{points_section}
 ## Limitations
 
 {extra_limits}- {unmeasured}
@@ -216,6 +240,14 @@ def main() -> None:
         help="another dataset (--format) to measure and list in the card; repeat",
     )
     parser.add_argument("--limitation", action="append", default=[], help="a limitation; repeat")
+    parser.add_argument(
+        "--at-score",
+        type=float,
+        action="append",
+        default=None,
+        help="score threshold(s) to give precision and recall at (default 0.2, the default "
+        "WASTEMAP_SITE_MIN_SCORE); repeat",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help="where to write")
     args = parser.parse_args()
@@ -240,6 +272,7 @@ def main() -> None:
             detector.model,
             DetectionDataset(read_dataset(folder, args.format), eval_transforms()),
             model_classes=detector.class_names,
+            at_scores=args.at_score or [0.2],
         ).to_dict()
 
     metrics = measure(args.eval_data)

@@ -51,6 +51,14 @@ def test_card_exports_scores_and_lists_extra_evaluations(tiny_run, tmp_path):
     assert "wastemap train --data DS --out RUN" in card
     # without validation data every epoch is the best: the last one ships, and the card says so
     assert "| epoch shipped | 50 of 50, the last (the schedule's end, not picked on" in card
+    # what the detections litter sites use are worth, on every set measured
+    (point,) = report["metrics"]["at_score"]
+    assert point["score"] == 0.2 and point["objects"] == report["metrics"]["num_boxes"]
+    row = (
+        f"| 0.2 | {point['detections']} | {point['objects']} | {point['precision']:.0%} | "
+        f"{point['recall']:.0%} |"
+    )
+    assert f"| `valid` {row}" in card and f"| the drawn scenes again {row}" in card
 
 
 def test_card_refuses_an_extra_set_without_a_label(tiny_run, tmp_path):
