@@ -182,6 +182,8 @@ def iter_frames(
         raise VideoError(f"--every-meters must be positive, got {every_m}")
     source = str(source)
     live = is_live(source)
+    if not live and Path(source).is_dir():
+        raise VideoError(f"{source} is a folder; give a video file (photos: `wastemap ingest`)")
     if not live and not Path(source).is_file():
         raise VideoError(f"video {source} does not exist")
     if not live:
@@ -233,6 +235,8 @@ def _check_decodes(path: str) -> None:
                 why = "it holds no frames"
             else:
                 return
+    except PermissionError as exc:
+        raise VideoError(f"cannot read {path} ({exc.strerror}): check its permissions") from exc
     except av.error.FFmpegError as exc:
         why = exc.strerror or str(exc)
     raise VideoError(

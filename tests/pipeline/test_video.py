@@ -144,6 +144,16 @@ def test_ingest_video_refuses_a_file_that_is_no_video(
     assert not (tmp_path / "notvideo_frames").exists()
 
 
+def test_ingest_video_given_a_folder_says_so(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WASTEMAP_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    (tmp_path / "drive").mkdir()
+    gpx = straight_track(tmp_path / "drive.gpx")
+    result = CliRunner().invoke(app, ["ingest-video", str(tmp_path / "drive"), "--track", str(gpx)])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"{tmp_path / 'drive'} is a folder; give a video file" in said
+
+
 class _LiveConnection:
     """Stands in for an RTSP connection (no camera can stream here); its frames come from the
     test's own generator."""
