@@ -208,9 +208,15 @@ def worker(
 ) -> None:
     """Start a Celery worker (reads WASTEMAP_BROKER_URL and WASTEMAP_DATABASE_URL).
 
-    It consumes the chunk queue and beat's queue (wastemap, wastemap.maintenance).
+    It consumes the chunk queue and beat's queue (wastemap, wastemap.maintenance). A detector
+    setting that cannot work (WASTEMAP_DEVICE, WASTEMAP_MODEL_PATH) stops it here, before it takes
+    chunks that would each fail into the quarantine.
     """
+    from pipeline.detection import check_detector
     from pipeline.queue import WORKER_QUEUES
+
+    cfg = settings()
+    check_detector(cfg.model_path, device=cfg.device)
 
     _celery(
         "worker",
@@ -224,6 +230,7 @@ def worker(
         "1",
         "-O",
         "fair",
+        cfg=cfg,
     )
 
 

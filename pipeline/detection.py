@@ -211,10 +211,32 @@ def _jsonable(value: Any) -> bool:
 def load_detector(
     model_path: Path | None, *, device: str = "cpu", num_threads: int | None = None
 ) -> DetectorLike:
-    """The detector at ``model_path`` (None: the shipped model)."""
+    """The detector at ``model_path`` (None: the shipped model), on ``device`` (the
+    ``WASTEMAP_DEVICE`` setting: checked first, so a wrong one is named, not a torch error)."""
+    from models.detector import check_device
     from models.inference import Detector
 
+    check_device(device, name="WASTEMAP_DEVICE")
     return Detector.load(model_path, device=device, num_threads=num_threads)
+
+
+def check_detector(model_path: Path | None, *, device: str) -> None:
+    """Raise the error a worker would otherwise meet on every chunk it takes (each chunk then
+    failing into the quarantine): a device this machine lacks (``WASTEMAP_DEVICE``) or no model
+    file (``WASTEMAP_MODEL_PATH``, else the shipped one). Cheap: the model is not loaded."""
+    from models.detector import check_device
+    from models.errors import ModelNotFoundError
+    from models.inference import WEIGHTS_DIR, shipped_model_path
+
+    check_device(device, name="WASTEMAP_DEVICE")
+    if model_path is not None and not Path(model_path).is_file():
+        raise ModelNotFoundError(
+            model_path, "Fix WASTEMAP_MODEL_PATH, or unset it for the shipped model."
+        )
+    if model_path is None and shipped_model_path() is None:
+        raise ModelNotFoundError(
+            WEIGHTS_DIR / "*.pt", "No shipped model is installed: set WASTEMAP_MODEL_PATH."
+        )
 
 
 def file_sha256(path: Path) -> str:

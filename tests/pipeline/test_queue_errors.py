@@ -161,3 +161,42 @@ def test_exports_refuse_what_cannot_be_right(cli_env: str, tmp_path: Path) -> No
     assert html_as_geojson.exit_code == 2
     assert "name it .html" in html_as_geojson.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("WASTEMAP_DEVICE", "gpu", "WASTEMAP_DEVICE 'gpu' is not a device; use cpu or cuda"),
+        ("WASTEMAP_MODEL_PATH", "/nowhere/model.pt", "not found: /nowhere/model.pt"),
+    ],
+)
+def test_a_worker_with_detector_settings_that_cannot_work_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, said: str
+) -> None:
+    """Else it would take chunks and fail each one into the quarantine."""
+    import pipeline.cli_batches as cli_batches
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(cli_batches.os, "execv", lambda program, argv: started.append(argv))
+    monkeypatch.setenv("WASTEMAP_BROKER_URL", REDIS_URL)
+    assert runner.invoke(app, ["worker"]).exit_code == 0 and len(started) == 1  # as shipped
+
+    monkeypatch.setenv(setting, value)
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 2
+    assert said in " ".join(result.output.split())
+    assert len(started) == 1  # celery was not started
+
+
+def test_in_process_ingest_names_a_device_this_machine_lacks(
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setenv("WASTEMAP_DEVICE", "cuda")
+    result = runner.invoke(app, ["ingest", str(photos(tmp_path / "drive", 1))])
+    assert result.exit_code == 2, result.output
+    assert "WASTEMAP_DEVICE cuda: CUDA is not available on this machine" in result.output
+    assert "Traceback" not in result.output
