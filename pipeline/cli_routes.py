@@ -75,7 +75,10 @@ def sites_update(
     params = get_settings().site_params(distance_m=distance_m, **extra)
     engine = database()
     try:
-        report = (rebuild_sites if rebuild else update_sites)(engine, params=params)
+        if rebuild:
+            report = rebuild_sites(engine, params=params)
+        else:  # here, every never-placed detection at once (a worker's update takes a part)
+            report = update_sites(engine, params=params, place_limit=None)
     finally:
         engine.dispose()
     if as_json:
@@ -87,8 +90,7 @@ def sites_update(
 def _print_update(report: SitesUpdate) -> None:
     if report.placed:
         err_console.print(
-            f"{report.placed} detections placed on the ground with the camera settings "
-            "(WASTEMAP_CAMERA_*)."
+            f"{report.placed} detections placed with the camera settings (WASTEMAP_CAMERA_*)."
         )
     err_console.print(
         f"{report.sightings} new sightings: {report.new_sites} new sites, "

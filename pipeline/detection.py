@@ -162,10 +162,13 @@ def place_stored_detections(
     camera: CameraModel,
     chunk_size: int = PLACE_CHUNK,
     only_unplaced: bool = False,
+    limit: int | None = None,
 ) -> int:
     """Place every stored detection again with ``camera`` (after the camera settings changed),
     or with ``only_unplaced`` those never placed (rows stored before detections were placed,
-    ``position = 'camera'``), in the caller's transaction; returns how many were placed.
+    ``position = 'camera'``), in the caller's transaction; returns how many were placed. With
+    ``limit``, at most about that many (whole pages of ``chunk_size``): the rest are left for
+    the next call.
 
     Reads ``chunk_size`` detections at a time in id order with their frames, places them in one
     vectorised call and writes them back with one executemany ``UPDATE``, so memory stays
@@ -184,6 +187,8 @@ def place_stored_detections(
             db_session=db_session, rows=positions.to_dict("records")
         )
         after = int(frame["detection_id"].iloc[-1])
+        if limit is not None and placed >= limit:
+            return placed
 
 
 def model_version_id(*, db_session: Session, detector: DetectorLike) -> int:

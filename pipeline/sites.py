@@ -51,7 +51,7 @@ from analytics.sites import SiteParams, cleared_sites, label_sightings, summaris
 from db import sites as site_queries
 from db.engine import transaction
 from db.schema import H3_RESOLUTIONS, utcnow
-from pipeline.detection import place_stored_detections
+from pipeline.detection import PLACE_CHUNK, place_stored_detections
 from pipeline.settings import get_settings
 
 _M_PER_DEG_LAT = 111_320.0
@@ -76,12 +76,18 @@ class SitesUpdate:
         return asdict(self)
 
 
+#: How many never-placed detections one incremental site update places at most (an upgraded
+#: database's backlog goes a part with each chunk, so no chunk's update runs long).
+UNPLACED_PER_UPDATE = 20_000
+
+
 def update_sites(
     engine: Engine,
     *,
     image_ids: Iterable[int] | None = None,
     params: SiteParams | None = None,
     camera: CameraModel | None = None,
+    place_limit: int | None = UNPLACED_PER_UPDATE,
 ) -> SitesUpdate:
     """Bring the sites up to date with what has been stored; call after a chunk commits.
 
@@ -100,12 +106,24 @@ def update_sites(
         The dash camera that places sightings on the ground (from the frame's position, not
         the detection's stored one); default: the ``camera_*`` settings. Sites already stored
         keep the positions they were given until they grow or are rebuilt.
+    place_limit
+        At most this many never-placed detections are placed first (``None``: all), in
+        transactions of their own before the sites' lock is taken: placing moves no site (the
+        sites place their sightings from the frames), so a backlog never holds the lock.
     """
     params = params or get_settings().site_params()
     camera = camera or get_settings().camera_model()
+    placed = 0
+    while place_limit is None or placed < place_limit:
+        with transaction(engine) as session:
+            page = place_stored_detections(
+                session, camera=camera, only_unplaced=True, chunk_size=PLACE_CHUNK, limit=1
+            )
+        placed += page
+        if page < PLACE_CHUNK:
+            break
     with transaction(engine) as session:
         site_queries.lock_for_update(db_session=session)
-        placed = place_stored_detections(session, camera=camera, only_unplaced=True)
         report = _update(session, None if image_ids is None else list(image_ids), params, camera)
         report.placed = placed
         return report

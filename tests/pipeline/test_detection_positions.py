@@ -308,3 +308,41 @@ def test_exports_of_detections_say_where_their_position_comes_from(
     assert closeup["longitude"] == closeup["camera_longitude"]
     written = write_points(frame, tmp_path / f"detections.{fmt}", layer="detections")
     assert written.stat().st_size > 0
+
+
+def test_a_backlog_of_unplaced_detections_goes_a_part_with_each_site_update(
+    cli_env: str, db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgraded database's never-placed rows are placed by the site updates that follow, at
+    most ``place_limit`` per update (a worker's chunk never runs long for them), every one of
+    them by ``wastemap sites update``."""
+    import pipeline.sites as sites_module
+
+    ingest(db_engine, tmp_path, distance_m=15.0)
+    with transaction(db_engine) as session:  # five rows stored before detections were placed
+        image = session.scalars(sa.select(Image).where(Image.file_name == "street.jpg")).one()
+        for n in range(5):
+            older = model_versions.get_or_create(db_session=session, version=f"older-{n}")
+            box = dict(zip(("x1", "y1", "x2", "y2"), box_ahead(15.0), strict=True))
+            detection_queries.record_run(
+                db_session=session,
+                image=image,
+                model_version_id=older.id,
+                detections=[{"label": "can", "category": "metal", "score": 0.7, **box}],
+            )
+
+    def unplaced() -> int:
+        return int((stored(db_engine)["position"] == "camera").sum())
+
+    assert unplaced() == 5
+    monkeypatch.setattr(sites_module, "PLACE_CHUNK", 2)  # pages of two
+    assert update_sites(db_engine, place_limit=3).placed == 4  # whole pages, past the limit
+    assert unplaced() == 1
+    app = typer.Typer()
+    cli_routes.register(app)
+    result = CliRunner().invoke(app, ["sites", "update", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["placed"] == 1
+    assert unplaced() == 0
+    street = stored(db_engine).loc["street.jpg"]
+    assert street["ground_distance_m"].to_numpy() == pytest.approx([15.0] * 6, abs=0.02)
