@@ -229,7 +229,10 @@ def evaluate_predictions(
     all_matched = len(matched) == len(dataset_classes)
     headline = class_scores if all_matched else cat_scores
     if all_matched:
-        scored_targets, scored_predictions = targets, _relabel(predictions, to_dataset)
+        # a detection of a class the dataset lacks is a false alarm, never dropped: a label of
+        # its own (negative) that no object has
+        own = {i + 1: -(i + 1) for i in range(len(model_classes))}
+        scored_targets, scored_predictions = targets, _relabel(predictions, {**own, **to_dataset})
     else:
         scored_targets = _relabel(targets, gt_to_cat)
         scored_predictions = _relabel(predictions, dt_to_cat)

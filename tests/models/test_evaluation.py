@@ -158,3 +158,21 @@ def test_operating_point_counts_what_a_user_sees_above_a_score():
     nothing = evaluate_predictions(targets, preds, dataset_classes=NAMES, at_scores=[0.95])
     assert nothing.at_score[0].detections == 0 and nothing.at_score[0].precision is None
     assert nothing.to_dict()["at_score"][0]["recall"] == 0.0
+
+
+def test_detections_of_classes_the_dataset_lacks_are_false_alarms_at_a_score():
+    """A model that knows glass, scored on a dataset without it: its glass boxes count."""
+    targets = _targets()
+    preds = _perfect(targets)
+    preds[2] = {
+        "boxes": torch.tensor([[5.0, 5, 25, 25]]),
+        "labels": torch.tensor([4]),  # glass: the model's fourth class
+        "scores": torch.tensor([0.9]),
+    }
+    result = evaluate_predictions(
+        targets, preds, dataset_classes=NAMES, model_classes=(*NAMES, "glass"), at_scores=[0.5]
+    )
+    assert result.level == "class"
+    (point,) = result.at_score
+    assert point.detections == 4
+    assert point.precision == point.precision_any_class == 0.75 and point.recall == 1.0
