@@ -430,20 +430,33 @@ class _VideoChunkStore:
         second or so; a batch recorded but not sent would wait for beat to re-send it), then
         stops the reading; Ctrl-C while following the batch (``--wait``) stops following and
         reading, and the batch stays with the workers."""
+        from pipeline.errors import BrokerUnavailableError
+
         note = f"Ctrl-C: queueing the chunk of {len(files)} frames, then stopping"
         with _CtrlCHeld(note) as held:
             held.abortable = False
-            batch_id = _queue_batch(
-                self.engine,
-                self.cfg.broker_url or "",
-                files,
-                self.survey,
-                self.source,
-                None,
-                self.detect,
-                self.chunk_size,
-                as_json=self.as_json,
-            )
+            try:
+                batch_id = _queue_batch(
+                    self.engine,
+                    self.cfg.broker_url or "",
+                    files,
+                    self.survey,
+                    self.source,
+                    None,
+                    self.detect,
+                    self.chunk_size,
+                    as_json=self.as_json,
+                )
+            except BrokerUnavailableError as exc:
+                if exc.batch_id is None:  # nothing of this chunk was recorded
+                    self.abandoned += len(files)
+                    words = ["wastemap", "ingest", str(self.frames_dir), "--survey", self.survey]
+                    self.resume_hint = (
+                        f"Its {len(files)} frames stay in {self.frames_dir}: once the broker is "
+                        f"back, `{shlex.join([*words, '--queue'])}` queues them (frames already "
+                        "queued are counted as duplicates, never stored twice)"
+                    )
+                raise
         wait = self.wait and not held.pressed
         try:
             _announce_queued(
@@ -556,7 +569,9 @@ def _store_frames_in_chunks(
     (None, 0) when the video ended (or --max-frames was reached).
 
     A :class:`_ChunkInterrupted` out of ``store`` (Ctrl-C while a chunk was stored) stops the
-    reading too; its message says what became of that chunk."""
+    reading too, as does a broker that stops answering (``--queue``); the message says what
+    became of that chunk."""
+    from pipeline.errors import BrokerUnavailableError
     from pipeline.video import VideoError
 
     pending: list[Path] = []
@@ -580,11 +595,15 @@ def _store_frames_in_chunks(
                 store(chunk)
             except _ChunkInterrupted as exc:
                 return str(exc), 130
+            except BrokerUnavailableError as exc:
+                return str(exc), 2
     if pending:
         try:
             store(pending)
         except _ChunkInterrupted as exc:
             return (f"{stop}; then {exc}" if stop else str(exc)), 130
+        except BrokerUnavailableError as exc:
+            return (f"{stop}; then {exc}" if stop else str(exc)), 2
     return stop, code
 
 

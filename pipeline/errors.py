@@ -16,7 +16,12 @@ class DatabaseUnavailableError(WasteMapError, ConnectionError):
 
 
 class BrokerUnavailableError(WasteMapError, ConnectionError):
-    """The message broker (WASTEMAP_BROKER_URL) cannot be reached."""
+    """The message broker (WASTEMAP_BROKER_URL) cannot be reached; ``batch_id``: the batch that
+    was recorded before it stopped answering (its unsent chunks stay pending), if any."""
+
+    def __init__(self, message: str, *, batch_id: str | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
 
 
 class TrackError(WasteMapError, ValueError):

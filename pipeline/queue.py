@@ -71,5 +71,6 @@ def send_chunks(
                 f"batch {batch_id} is recorded, but the broker stopped answering after "
                 f"{sent} of its {len(chunks)} chunks were sent ({exc}); nothing is lost: once "
                 f"the broker is back, `wastemap batches resume {batch_id}` sends the rest (beat "
-                "also re-sends them after WASTEMAP_REQUEUE_AFTER_S)"
+                "also re-sends them after WASTEMAP_REQUEUE_AFTER_S)",
+                batch_id=batch_id,
             ) from exc

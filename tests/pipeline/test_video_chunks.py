@@ -256,6 +256,42 @@ def test_queue_sends_each_chunk_as_it_is_picked(
     assert stored(db_url) == []  # the workers store them
 
 
+def test_queue_stops_when_the_broker_goes_away_and_says_how_to_queue_the_rest(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.errors import BrokerUnavailableError
+
+    video = make_video(tmp_path / "drive.mp4", seconds=4)
+    gpx = straight_track(tmp_path / "drive.gpx")
+    sent: list[tuple[str, int]] = []
+    asked: list[str] = []
+
+    def client(url: str) -> object:
+        asked.append(url)
+        if len(asked) > 2:  # the check before reading, the first chunk; then it is gone
+            raise BrokerUnavailableError(f"cannot reach the broker at {url} (refused): start it")
+        return object()
+
+    monkeypatch.setenv("WASTEMAP_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(cli_ingest, "queue_client", client)
+    monkeypatch.setattr(
+        cli_ingest, "send_chunk", lambda client, batch, chunk: sent.append((batch, chunk))
+    )
+    result = runner.invoke(
+        app,
+        ["ingest-video", str(video), "--track", str(gpx), "--queue", "--chunk-size", "3"],
+    )
+
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "cannot reach the broker at redis://127.0.0.1:1/0" in said
+    assert "the 3 frames picked before it were queued" in said
+    frames = tmp_path / "drive_frames"
+    assert f"Its 3 frames stay in {frames}" in said
+    assert f"wastemap ingest {frames} --survey drive --queue" in said
+    assert batch_sizes(db_url) == [3] and len(sent) == 1  # the first chunk, and only it
+
+
 @pytest.fixture(params=["postgis", "sqlite"])
 def any_db_url(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
