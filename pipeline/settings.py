@@ -192,4 +192,9 @@ def get_settings() -> Settings:
     """Read the settings from the environment now, and from the ``.env`` file of the current
     folder (``WASTEMAP_ENV_FILE`` names another file; set empty, none is read)."""
     env_file = os.environ.get("WASTEMAP_ENV_FILE", ".env")
+    if "WASTEMAP_ENV_FILE" in os.environ and env_file and not Path(env_file).is_file():
+        raise FileNotFoundError(
+            f"WASTEMAP_ENV_FILE {env_file} does not exist: name a .env file, or set it empty "
+            "to read none"
+        )
     return Settings(_env_file=env_file or None)

@@ -59,3 +59,9 @@ def test_a_dotenv_file_is_read_unless_told_otherwise(tmp_path, monkeypatch) -> N
     monkeypatch.setenv("WASTEMAP_ENV_FILE", "")
     monkeypatch.delenv("WASTEMAP_SITE_MIN_SCORE")
     assert get_settings().site_min_score == 0.2
+    monkeypatch.setenv("WASTEMAP_ENV_FILE", str(tmp_path / "typo.env"))
+    result = CliRunner().invoke(app, ["users", "list"])
+    assert result.exit_code == 2
+    assert f"WASTEMAP_ENV_FILE {tmp_path / 'typo.env'} does not exist" in " ".join(
+        result.output.split()
+    )
