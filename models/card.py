@@ -110,15 +110,24 @@ def render_card(
     points_section = (
         "\nWhat the detections above a score are worth (`wastemap eval --at-score S`; litter "
         "sites are made from those scoring at least `WASTEMAP_SITE_MIN_SCORE`, 0.2 by default): "
-        "of the detections, the share lying on an object (IoU 0.5, one object each), and of the "
-        "objects, the share found; with the class, and whatever the class.\n\n"
+        "precision is the share of the detections matched to an object (IoU 0.5, one detection "
+        "per object: a second box on it is a false alarm), recall the share of the objects "
+        "found; with the class, and whatever the class; *on an object* is the share of the "
+        "detections overlapping some object, duplicates included (is there litter where the "
+        "box is).\n\n"
         "| data | score >= | detections | objects | precision | recall | precision, any class "
-        "| recall, any class |\n|---|---|---|---|---|---|---|---|\n"
+        "| recall, any class | on an object |\n|---|---|---|---|---|---|---|---|---|\n"
         + "".join(
             f"| {label} | {p['score']:g} | {p['detections']} | {p['objects']} | "
             + " | ".join(
                 "-" if p[k] is None else f"{p[k]:.0%}"
-                for k in ("precision", "recall", "precision_any_class", "recall_any_class")
+                for k in (
+                    "precision",
+                    "recall",
+                    "precision_any_class",
+                    "recall_any_class",
+                    "on_object",
+                )
             )
             + " |\n"
             for label, p in points

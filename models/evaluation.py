@@ -53,6 +53,9 @@ class OperatingPoint:
     recall: float | None
     precision_any_class: float | None
     recall_any_class: float | None
+    #: share of the detections lying on some object (IoU 0.5, any class), two boxes on one
+    #: object both counting: "is there litter where the box is", what a crew sees
+    on_object: float | None = None
 
 
 @dataclass
@@ -259,11 +262,12 @@ def operating_point(
     """Precision and recall of the predictions scoring at least ``score`` (labels of targets and
     predictions in one label space). In each image the detections, highest score first, each
     take the free object they overlap most, if by ``iou`` or more: with the same label for
-    ``precision``/``recall``, any label for the ``_any_class`` pair."""
+    ``precision``/``recall``, any label for the ``_any_class`` pair. ``on_object`` counts the
+    detections overlapping any object by ``iou``, taken or not."""
     from torchvision.ops import box_iou
 
     found = {True: 0, False: 0}  # same class -> matched detections
-    detections = objects = 0
+    detections = objects = on_object = 0
     for target, pred in zip(targets, predictions, strict=True):
         gt_boxes = torch.as_tensor(_as_numpy(target["boxes"]), dtype=torch.float64).reshape(-1, 4)
         gt_labels = _as_numpy(target["labels"]).reshape(-1)
@@ -277,6 +281,7 @@ def operating_point(
         if not len(keep) or not len(gt_labels):
             continue
         overlaps = box_iou(boxes[keep], gt_boxes).numpy()
+        on_object += int((overlaps.max(axis=1) >= iou).sum())
         for same_class in (True, False):
             free = np.ones(len(gt_labels), dtype=bool)
             for row, index in enumerate(keep):
@@ -298,6 +303,7 @@ def operating_point(
         recall=ratio(found[True], objects),
         precision_any_class=ratio(found[False], detections),
         recall_any_class=ratio(found[False], objects),
+        on_object=ratio(on_object, detections),
     )
 
 

@@ -368,7 +368,13 @@ def _print_eval(payload: dict[str, Any]) -> None:
             table.add_row(name, "-" if ap is None else f"{ap:.3f}")
         console.print(table)
     table = Table(
-        "score >=", "detections", "precision", "recall", "precision, any class", "recall, any class"
+        "score >=",
+        "detections",
+        "precision",
+        "recall",
+        "precision, any class",
+        "recall, any class",
+        "on an object",
     )
     for point in payload["at_score"]:
         table.add_row(
@@ -376,7 +382,13 @@ def _print_eval(payload: dict[str, Any]) -> None:
             str(point["detections"]),
             *(
                 "-" if point[key] is None else f"{point[key]:.0%}"
-                for key in ("precision", "recall", "precision_any_class", "recall_any_class")
+                for key in (
+                    "precision",
+                    "recall",
+                    "precision_any_class",
+                    "recall_any_class",
+                    "on_object",
+                )
             ),
         )
     console.print(table)

@@ -132,6 +132,15 @@ def test_operating_point_counts_what_a_user_sees_above_a_score():
     assert (point.detections, point.objects) == (3, 3)
     assert (point.precision, point.recall) == (1.0, 1.0)
     assert (point.precision_any_class, point.recall_any_class) == (1.0, 1.0)
+    assert point.on_object == 1.0
+    doubled = [  # every box twice: the second of each is a false alarm, yet on litter
+        {k: torch.cat([v, v]) for k, v in p.items()} for p in _perfect(targets)
+    ]
+    (twice,) = evaluate_predictions(
+        targets, doubled, dataset_classes=NAMES, at_scores=[0.5]
+    ).at_score
+    assert (twice.detections, twice.precision, twice.recall) == (6, 0.5, 1.0)
+    assert twice.on_object == 1.0
 
     preds = _perfect(targets)
     preds[0]["labels"] = torch.tensor([2, 1])  # the first image's two objects swapped
