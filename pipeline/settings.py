@@ -143,8 +143,9 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Detections scored lower are not made into litter sites (nor routed to); "
-        "0.2 suits the shipped model (on the demo's frames 75 % of its detections scoring 0.2 "
-        "or more lie on litter and they find 83 % of it; at 0.3, 81 % and 73 %).",
+        "0.2 suits the shipped model (on the demo's frames 77 % of its detections scoring 0.2 "
+        "or more lie on litter and they find 91 % of it; at 0.3, 80 % and 82 %: "
+        "`wastemap eval --at-score`).",
     )
 
     dashboard_login_hours: float = Field(
