@@ -69,6 +69,23 @@ class AheadDetector:
         return [[Found(self.box)] for _ in paths]
 
 
+def store_unplaced(engine: sa.Engine, count: int) -> None:
+    """``count`` detections of litter 15 m ahead of the street frame, stored the way rows were
+    before detections were placed (at the camera, ``position = 'camera'``), one older model
+    version each."""
+    box = dict(zip(("x1", "y1", "x2", "y2"), box_ahead(15.0), strict=True))
+    with transaction(engine) as session:
+        image = session.scalars(sa.select(Image).where(Image.file_name == "street.jpg")).one()
+        for n in range(count):
+            older = model_versions.get_or_create(db_session=session, version=f"older-{n}")
+            detection_queries.record_run(
+                db_session=session,
+                image=image,
+                model_version_id=older.id,
+                detections=[{"label": "can", "category": "metal", "score": 0.7, **box}],
+            )
+
+
 def in_another_cell(distance_m: float) -> tuple[float, float]:
     """A camera position, driving east, from which the litter ``distance_m`` ahead lies in
     another H3 cell of resolution 10."""
@@ -244,16 +261,7 @@ def test_rebuild_places_detections_again_with_the_camera_settings(
     cli_env: str, db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest(db_engine, tmp_path, distance_m=15.0)
-    with transaction(db_engine) as session:  # a row stored before detections were placed
-        image = session.scalars(sa.select(Image).where(Image.file_name == "street.jpg")).one()
-        other = model_versions.get_or_create(db_session=session, version="older-model")
-        box = dict(zip(("x1", "y1", "x2", "y2"), box_ahead(15.0), strict=True))
-        detection_queries.record_run(
-            db_session=session,
-            image=image,
-            model_version_id=other.id,
-            detections=[{"label": "can", "category": "metal", "score": 0.7, **box}],
-        )
+    store_unplaced(db_engine, 1)
     before = stored(db_engine)
     assert sorted(before["position"]) == ["camera", "ground", "no_heading"]
     update_sites(db_engine)
@@ -319,17 +327,7 @@ def test_a_backlog_of_unplaced_detections_goes_a_part_with_each_site_update(
     import pipeline.sites as sites_module
 
     ingest(db_engine, tmp_path, distance_m=15.0)
-    with transaction(db_engine) as session:  # five rows stored before detections were placed
-        image = session.scalars(sa.select(Image).where(Image.file_name == "street.jpg")).one()
-        for n in range(5):
-            older = model_versions.get_or_create(db_session=session, version=f"older-{n}")
-            box = dict(zip(("x1", "y1", "x2", "y2"), box_ahead(15.0), strict=True))
-            detection_queries.record_run(
-                db_session=session,
-                image=image,
-                model_version_id=older.id,
-                detections=[{"label": "can", "category": "metal", "score": 0.7, **box}],
-            )
+    store_unplaced(db_engine, 5)
 
     def unplaced() -> int:
         return int((stored(db_engine)["position"] == "camera").sum())

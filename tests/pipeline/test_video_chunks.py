@@ -234,19 +234,7 @@ def test_an_endless_stream_is_stored_chunk_by_chunk(tmp_path: Path) -> None:
 def test_queue_sends_each_chunk_as_it_is_picked(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    video = make_video(tmp_path / "drive.mp4", seconds=4)
-    gpx = straight_track(tmp_path / "drive.gpx")
-    sent: list[tuple[str, int]] = []
-    monkeypatch.setenv("WASTEMAP_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(cli_ingest, "queue_client", lambda url: object())
-    monkeypatch.setattr(
-        cli_ingest, "send_chunk", lambda client, batch, chunk: sent.append((batch, chunk))
-    )
-
-    result = runner.invoke(
-        app,
-        ["ingest-video", str(video), "--track", str(gpx), "--queue", "--chunk-size", "3"],
-    )
+    result, sent = queue_video(tmp_path, monkeypatch)
 
     assert result.exit_code == 0, result.output
     # 4 s at 10 m/s, a frame every 5 m: 8 frames, in batches of 3, 3 and 2, one id each.
@@ -261,9 +249,6 @@ def test_queue_stops_when_the_broker_goes_away_and_says_how_to_queue_the_rest(
 ) -> None:
     from pipeline.errors import BrokerUnavailableError
 
-    video = make_video(tmp_path / "drive.mp4", seconds=4)
-    gpx = straight_track(tmp_path / "drive.gpx")
-    sent: list[tuple[str, int]] = []
     asked: list[str] = []
 
     def client(url: str) -> object:
@@ -272,15 +257,7 @@ def test_queue_stops_when_the_broker_goes_away_and_says_how_to_queue_the_rest(
             raise BrokerUnavailableError(f"cannot reach the broker at {url} (refused): start it")
         return object()
 
-    monkeypatch.setenv("WASTEMAP_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(cli_ingest, "queue_client", client)
-    monkeypatch.setattr(
-        cli_ingest, "send_chunk", lambda client, batch, chunk: sent.append((batch, chunk))
-    )
-    result = runner.invoke(
-        app,
-        ["ingest-video", str(video), "--track", str(gpx), "--queue", "--chunk-size", "3"],
-    )
+    result, sent = queue_video(tmp_path, monkeypatch, client=client)
 
     assert result.exit_code == 2, result.output
     said = " ".join(result.output.split())
@@ -498,10 +475,16 @@ def test_ctrl_c_right_after_a_chunk_batch_was_recorded_withdraws_it(
 
 
 def queue_video(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str, during_send: dict[int, Any]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *options: str,
+    during_send: dict[int, Any] | None = None,
+    client: Callable[[str], object] = lambda url: object(),
 ) -> tuple[Any, list[tuple[str, int]]]:
-    """``ingest-video --queue --chunk-size 3`` of an 8-frame drive; ``during_send[n]`` runs
-    while the n-th batch is sent (1-based)."""
+    """``ingest-video --queue --chunk-size 3`` of an 8-frame drive, the chunks recorded instead
+    of sent (``client`` stands for the broker's); ``during_send[n]`` runs while the n-th batch
+    is sent (1-based)."""
+    during_send = during_send or {}
     video = make_video(tmp_path / "drive.mp4", seconds=4)
     gpx = straight_track(tmp_path / "drive.gpx")
     sent: list[tuple[str, int]] = []
@@ -512,7 +495,7 @@ def queue_video(
             during_send[len(sent)]()
 
     monkeypatch.setenv("WASTEMAP_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(cli_ingest, "queue_client", lambda url: object())
+    monkeypatch.setattr(cli_ingest, "queue_client", client)
     monkeypatch.setattr(cli_ingest, "send_chunk", send)
     args = ["ingest-video", str(video), "--track", str(gpx), "--queue", "--chunk-size", "3"]
     return runner.invoke(app, [*args, *options]), sent
