@@ -118,7 +118,13 @@ def read_dataset(
         raise DatasetLayoutError(
             f"{path} does not exist; give a {format.upper()} dataset folder{also}"
         )
-    return readers[format](path, class_names=class_names, skip_bad=skip_bad)
+    index = readers[format](path, class_names=class_names, skip_bad=skip_bad)
+    if not index.samples:  # e.g. a COCO file with "images": [] (training on it would do nothing)
+        skipped = " once the bad annotations were skipped (--skip-bad)" if skip_bad else ""
+        raise DatasetLayoutError(
+            f"{path} holds no images{skipped}: give a {format.upper()} dataset with its images"
+        )
+    return index
 
 
 def merge_datasets(indexes: Sequence[DatasetIndex]) -> DatasetIndex:

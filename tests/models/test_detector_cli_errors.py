@@ -120,6 +120,14 @@ def test_dataset_without_images(command, dataset, image):
     _fails(args, f"{dataset / 'images'} holds no images")
 
 
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_coco_dataset_without_images(command, image, tmp_path):
+    coco = tmp_path / "empty.json"
+    coco.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "can"}]}')
+    args = [*_commands(image, coco)[command], "--format", "coco", "--threads", "1"]
+    _fails(args, f"{coco} holds no images: give a COCO dataset with its images")
+
+
 @pytest.mark.parametrize("command", ["detect", "eval"])
 def test_model_that_is_not_a_checkpoint(command, image, dataset, tmp_path):
     model = tmp_path / "notmodel.pt"
