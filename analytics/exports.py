@@ -211,7 +211,10 @@ ROUTE_COLOURS = (
 )
 
 
-def _format_for(out: Path, file_format: str | None, formats: dict[str, str]) -> str:
+def format_for(out: Path, file_format: str | None, formats: dict[str, str]) -> str:
+    """``file_format``, else the one of ``formats`` (name -> extension) that ``out``'s
+    extension picks (``.json`` for GeoJSON); :class:`ExportError` naming the extensions if none
+    does. Callers check ``--out`` with it before reading anything."""
     name = file_format or next(
         (
             n
@@ -221,9 +224,10 @@ def _format_for(out: Path, file_format: str | None, formats: dict[str, str]) -> 
         None,
     )
     if name is None:
+        *others, last = (f"*{ext}" for ext in formats.values())
         raise ExportError(
             f"cannot tell the format of {out} from its extension; "
-            f"name the file {' or '.join('*' + e for e in formats.values())}"
+            f"name the file {', '.join(others)} or {last} to pick the format"
         )
     if name not in formats:
         raise ExportError(
@@ -252,7 +256,7 @@ def write_lines(
     """Write one line per row of ``frame`` (a ``geometry`` column of shapely ``LineString``s,
     lon/lat degrees) to ``out``: GeoJSON, CSV (the line as ``wkt``) or GeoPackage."""
     out = Path(out)
-    file_format = _format_for(out, file_format, LINE_FORMATS)
+    file_format = format_for(out, file_format, LINE_FORMATS)
     out.parent.mkdir(parents=True, exist_ok=True)
     if file_format == "csv":
         flat = _iso_datetimes(frame.drop(columns="geometry"))
@@ -298,7 +302,7 @@ def write_routes(
         Name of the document (GPX, KML).
     """
     out = Path(out)
-    file_format = _format_for(out, file_format, ROUTE_FORMATS)
+    file_format = format_for(out, file_format, ROUTE_FORMATS)
     out.parent.mkdir(parents=True, exist_ok=True)
     stops = stops.sort_values(["vehicle", "sequence"]).reset_index(drop=True)
     writer = {

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from models.checkpoint import export_checkpoint, load_checkpoint
+from models.evaluation import SHARE_HEADINGS, shares_as_percent
 from models.inference import WEIGHTS_DIR, Detector, file_sha256
 
 DATA_ATTRIBUTION = (
@@ -48,6 +49,11 @@ def _table(rows: list[tuple[str, str]], head: tuple[str, str]) -> str:
     lines = [f"| {head[0]} | {head[1]} |", "|---|---|"]
     lines += [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines)
+
+
+def _row(cells: list[str]) -> str:
+    """One Markdown table row, with its line end."""
+    return f"| {' | '.join(cells)} |\n"
 
 
 def _fmt(v: float | None) -> str:
@@ -115,21 +121,18 @@ def render_card(
         "found; with the class, and whatever the class; *on an object* is the share of the "
         "detections overlapping some object, duplicates included (is there litter where the "
         "box is).\n\n"
-        "| data | score >= | detections | objects | precision | recall | precision, any class "
-        "| recall, any class | on an object |\n|---|---|---|---|---|---|---|---|---|\n"
+        + _row(["data", "score >=", "detections", "objects", *SHARE_HEADINGS.values()])
+        + _row(["---"] * (4 + len(SHARE_HEADINGS)))
         + "".join(
-            f"| {label} | {p['score']:g} | {p['detections']} | {p['objects']} | "
-            + " | ".join(
-                "-" if p[k] is None else f"{p[k]:.0%}"
-                for k in (
-                    "precision",
-                    "recall",
-                    "precision_any_class",
-                    "recall_any_class",
-                    "on_object",
-                )
+            _row(
+                [
+                    label,
+                    f"{p['score']:g}",
+                    str(p["detections"]),
+                    str(p["objects"]),
+                    *shares_as_percent(p),
+                ]
             )
-            + " |\n"
             for label, p in points
         )
         if points

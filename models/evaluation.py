@@ -58,6 +58,22 @@ class OperatingPoint:
     on_object: float | None = None
 
 
+#: The shares an :class:`OperatingPoint` gives, with the heading a table prints each under.
+SHARE_HEADINGS = {
+    "precision": "precision",
+    "recall": "recall",
+    "precision_any_class": "precision, any class",
+    "recall_any_class": "recall, any class",
+    "on_object": "on an object",
+}
+
+
+def shares_as_percent(point: Mapping[str, Any]) -> list[str]:
+    """The :data:`SHARE_HEADINGS` shares of an operating point (as a dict) as whole percents,
+    ``-`` where there was nothing to divide by."""
+    return ["-" if point[k] is None else f"{point[k]:.0%}" for k in SHARE_HEADINGS]
+
+
 @dataclass
 class EvalResult:
     """What ``wastemap eval --json`` prints (plus the curves for ``--plots``)."""

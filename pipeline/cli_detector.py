@@ -356,6 +356,8 @@ def _print_eval(payload: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from models.evaluation import SHARE_HEADINGS, shares_as_percent
+
     console = Console()
     console.print(
         f"[bold]{payload['model']}[/] on {payload['data']}: {payload['num_images']} images, "
@@ -367,30 +369,9 @@ def _print_eval(payload: dict[str, Any]) -> None:
         for name, ap in payload[key].items():
             table.add_row(name, "-" if ap is None else f"{ap:.3f}")
         console.print(table)
-    table = Table(
-        "score >=",
-        "detections",
-        "precision",
-        "recall",
-        "precision, any class",
-        "recall, any class",
-        "on an object",
-    )
+    table = Table("score >=", "detections", *SHARE_HEADINGS.values())
     for point in payload["at_score"]:
-        table.add_row(
-            f"{point['score']:g}",
-            str(point["detections"]),
-            *(
-                "-" if point[key] is None else f"{point[key]:.0%}"
-                for key in (
-                    "precision",
-                    "recall",
-                    "precision_any_class",
-                    "recall_any_class",
-                    "on_object",
-                )
-            ),
-        )
+        table.add_row(f"{point['score']:g}", str(point["detections"]), *shares_as_percent(point))
     console.print(table)
     for plot in payload.get("plots", []):
         console.print(f"plot: {plot}")

@@ -141,7 +141,7 @@ def run_batch(
 
     from pipeline.ingest import IngestOptions, IngestReport
 
-    _check_broker(cfg, queue)
+    client = _check_broker(cfg, queue)
     engine = database(cfg)
     try:
         if queue:
@@ -155,6 +155,7 @@ def run_batch(
                 detect,
                 chunk_size,
                 as_json=as_json,
+                client=client,
             )
             _announce_queued(engine, batch_id, survey, len(files), as_json=as_json, wait=wait)
             return
@@ -607,15 +608,16 @@ def _store_frames_in_chunks(
     return stop, code
 
 
-def _check_broker(cfg: Settings, queue: bool) -> None:
-    """With ``--queue``, a broker must be configured and answer, before anything is read."""
+def _check_broker(cfg: Settings, queue: bool) -> Any:
+    """With ``--queue``, a broker must be configured and answer, before anything is read;
+    returns the client that reached it (None without ``--queue``)."""
     if not queue:
-        return
+        return None
     if not cfg.broker_url:
         raise fail(
             "--queue needs a broker: set WASTEMAP_BROKER_URL (e.g. redis://localhost:6379/0)"
         )
-    queue_client(cfg.broker_url)
+    return queue_client(cfg.broker_url)
 
 
 def _detector(cfg: Settings, model: Path | None) -> Any:
@@ -646,15 +648,17 @@ def _queue_batch(
     chunk_size: int,
     *,
     as_json: bool,
+    client: Any = None,
 ) -> str:
     """Record ``files`` as one batch and send its chunks to the workers; returns its id. Nothing
-    is recorded unless the broker answers."""
+    is recorded unless the broker answers (``client``: one that has just reached it; else the
+    broker is asked here)."""
     from db import batches as batch_queries
     from db.engine import transaction
     from pipeline.batches import submit
     from pipeline.queue import send_chunks
 
-    client = queue_client(broker_url)
+    client = client or queue_client(broker_url)
     batch_id = submit(
         engine,
         files=files,

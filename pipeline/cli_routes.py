@@ -17,7 +17,6 @@ from analytics.defaults import (
     DEFAULT_SERVICE_MINUTES,
     DEFAULT_SOLVER_TIME_LIMIT_S,
 )
-from analytics.errors import ExportError
 from pipeline._cli_common import database, err_console, fail, reports_errors
 
 if TYPE_CHECKING:
@@ -30,16 +29,6 @@ sites_app = typer.Typer(
 routes_app = typer.Typer(help="Collection routes over the litter sites.", no_args_is_help=True)
 
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
-
-
-def _check_out(out: Path, formats: dict[str, str]) -> None:
-    """An :class:`ExportError` unless ``out``'s extension picks one of ``formats`` (or is .json,
-    GeoJSON), before anything is read."""
-    if out.suffix.lower() not in {*formats.values(), ".json"}:
-        *others, last = (f"*{ext}" for ext in formats.values())
-        raise ExportError(
-            f"--out {out}: name the file {', '.join(others)} or {last} to pick the format"
-        )
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -114,13 +103,13 @@ def sites_list(
     as_json: bool = typer.Option(False, "--json", help="Print the sites as JSON."),
 ) -> None:
     """The litter sites, most recently seen first."""
-    from analytics.exports import POINT_FORMATS, write_points
+    from analytics.exports import POINT_FORMATS, format_for, write_points
     from pipeline.sites import load_sites
 
     if status not in ("active", "cleared", "all"):
         raise fail(f"--status {status!r}: use active, cleared or all")
     if out is not None:
-        _check_out(out, POINT_FORMATS)
+        format_for(out, None, POINT_FORMATS)  # before anything is read
     engine = database()
     try:
         sites = load_sites(
@@ -195,7 +184,7 @@ def routes_plan(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Plan collection routes over the open litter sites along the streets, and write them."""
-    from analytics.exports import ROUTE_FORMATS
+    from analytics.exports import ROUTE_FORMATS, format_for
     from analytics.routing import DEFAULT_SOLVER, parse_clock, parse_lat_lon, read_time_windows
     from pipeline.sites import export_routes, plan_site_routes, update_sites
 
@@ -207,7 +196,7 @@ def routes_plan(
             "(when the crews leave the depot) too"
         )
     window_table = read_time_windows(windows) if windows is not None else None
-    _check_out(out, ROUTE_FORMATS)
+    format_for(out, None, ROUTE_FORMATS)  # before anything is read
     if seconds <= 0:
         raise fail(f"--seconds {seconds}: give the solver a positive time limit")
     engine = database()

@@ -115,9 +115,13 @@ def update_sites(
     camera = camera or get_settings().camera_model()
     placed = 0
     while place_limit is None or placed < place_limit:
-        with transaction(engine) as session:
+        with transaction(engine) as session:  # one page per transaction
             page = place_stored_detections(
-                session, camera=camera, only_unplaced=True, chunk_size=PLACE_CHUNK, limit=1
+                session,
+                camera=camera,
+                only_unplaced=True,
+                chunk_size=PLACE_CHUNK,
+                limit=PLACE_CHUNK,
             )
         placed += page
         if page < PLACE_CHUNK:

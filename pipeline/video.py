@@ -226,7 +226,9 @@ def iter_frames(
 
 def _check_decodes(path: str) -> None:
     """Raise :class:`VideoError` unless the file ``path`` holds a video whose first frame
-    decodes (FFmpeg opens some other files, a broken image say, as a video it cannot decode)."""
+    decodes (FFmpeg opens some other files, a broken image say, as a video it cannot decode).
+    A probe of its own: decoding on the reading container would open its codec before
+    :func:`_pick` sets the codec's threading."""
     try:
         with av.open(path) as container:
             if not container.streams.video:

@@ -252,7 +252,7 @@ def test_inbox_waits_for_complete_files(
 
     # files move before their chunk's transaction commits: the rows follow a moment later
     wait_for(
-        lambda: recorded()[0] is not None and len(recorded()[1]) == 3,
+        lambda: (found := recorded())[0] is not None and len(found[1]) == 3,
         timeout_s=60,
         what="the chunks' rows to be committed",
     )
